@@ -1,0 +1,219 @@
+/**
+ * conv2d kernel generation (pure) and weight re-layout for the register-blocked direct convolution.
+ * @module
+ */
+
+import type { Binding, Gpu, Kernel, Recorder } from "./gpu.ts";
+import { renderWgsl } from "./_template.ts";
+import template from "./conv2d.wgsl" with { type: "text" };
+
+/** Shape and options of one 2-D convolution (NCHW, no bias). */
+export interface ConvSpec {
+  n: number;
+  cin: number;
+  h: number;
+  w: number;
+  cout: number;
+  k: number;
+  stride: number;
+  pad: number;
+  /** Apply ReLU to the input as it is loaded. */
+  relu: boolean;
+}
+
+/** Register-blocking choice: TP output pixels x TC output channels per invocation (TC a multiple of 4). */
+export interface ConvBlocking {
+  /** Output pixels per invocation along a row. */
+  tp: number;
+  /** Output channels per invocation (a multiple of 4). */
+  tc: number;
+  /** Output rows per invocation (default 1). */
+  th?: number;
+}
+
+/** Output spatial size of a convolution. */
+export function convOutSize(spec: ConvSpec): { ho: number; wo: number } {
+  const ho = Math.floor((spec.h + 2 * spec.pad - spec.k) / spec.stride) + 1;
+  const wo = Math.floor((spec.w + 2 * spec.pad - spec.k) / spec.stride) + 1;
+  if (ho < 1 || wo < 1) throw new RangeError(`conv2d: empty output for ${JSON.stringify(spec)}`);
+  return { ho, wo };
+}
+
+/** Default blocking per shape: wide pixel tiles for wide rows, more channels when there are many. */
+export function defaultBlocking(spec: ConvSpec): ConvBlocking {
+  const { ho, wo } = convOutSize(spec);
+  // Measured on llvmpipe (tests/bench.ts): 4x4 pixels x 16 channels beat 1x8x16, 2x8x16 and 2x4x32.
+  const tp = Math.min(4, wo);
+  const th = Math.min(4, ho);
+  const tc = spec.cout >= 16 ? 16 : spec.cout >= 8 ? 8 : 4;
+  return { tp, tc, th };
+}
+
+/** The kernel (WGSL text + constants) and dispatch size of a convolution. Pure. */
+export function convKernel(spec: ConvSpec, blocking = defaultBlocking(spec)): {
+  kernel: Kernel;
+  groups: [number, number];
+} {
+  const { tp, tc } = blocking;
+  const th = blocking.th ?? 1;
+  if (tc % 4 !== 0 || tc < 4) throw new RangeError(`conv2d: TC must be a multiple of 4, got ${tc}`);
+  const { ho, wo } = convOutSize(spec);
+  const code = renderWgsl(template, {
+    K: spec.k,
+    S: spec.stride,
+    PAD: spec.pad,
+    TP: tp,
+    TC4: tc / 4,
+    WUNIFORM: uniformWeights(spec, tc),
+    NW4: spec.cin * spec.k * spec.k * (tc / 4),
+    TH: th,
+    ...unrolledConvBody(spec.k, spec.stride, th, tp, tc / 4, spec.relu),
+  });
+  const name = `conv2d_k${spec.k}s${spec.stride}p${spec.pad}${
+    spec.relu ? "_relu" : ""
+  }_th${th}tp${tp}tc${tc}`;
+  const kernel: Kernel = {
+    name,
+    code,
+    constants: { N: spec.n, CIN: spec.cin, H: spec.h, W: spec.w, COUT: spec.cout, HO: ho, WO: wo },
+  };
+  const xblocks = Math.ceil(wo / tp);
+  const yblocks = Math.ceil(ho / th);
+  return { kernel, groups: [Math.ceil((spec.n * yblocks * xblocks) / 64), Math.ceil(spec.cout / tc)] };
+}
+
+/** Bytes of one output-channel block of packed weights, padded to 256 (the uniform offset alignment). */
+export function weightBlockBytes(cin: number, k: number, tc: number): number {
+  return Math.ceil((cin * k * k * tc * 4) / 256) * 256;
+}
+
+/**
+ * Emits the unrolled parts of the conv kernel: accumulator declarations, the per-input-channel body
+ * (input rows loaded once with zero padding, then every row x tap x channel-quad x pixel multiply-add) and
+ * the stores. Unrolling by hand matters on llvmpipe: scalars stay in registers while indexed arrays spill,
+ * and each per-invocation storage load is expensive, so every loaded value feeds TH*TC*K multiply-adds.
+ */
+function unrolledConvBody(k: number, s: number, th: number, tp: number, tc4: number, relu: boolean): {
+  DECL: string;
+  BODY: string;
+  STORE: string;
+} {
+  const seg = (tp - 1) * s + k;
+  const rows = (th - 1) * s + k;
+  const decl: string[] = [];
+  for (let i = 0; i < th; i++) {
+    for (let p = 0; p < tp; p++) {
+      for (let c = 0; c < tc4; c++) decl.push(`  var a_${i}_${p}_${c} = vec4<f32>(0.0);`);
+    }
+  }
+  const body: string[] = [];
+  for (let r = 0; r < rows; r++) {
+    body.push(`    {`);
+    body.push(`      let iy = iy0 + ${r};`);
+    body.push(`      let rowok = iy >= 0 && iy < i32(H);`);
+    body.push(`      let rb = i32(xbase) + clamp(iy, 0, i32(H) - 1) * i32(W);`);
+    for (let q = 0; q < seg; q++) {
+      const load = `x[u32(rb + clamp(ix0 + ${q}, 0, i32(W) - 1))]`;
+      const v = relu ? `max(${load}, 0.0)` : load;
+      body.push(`      let s${q} = select(0.0, ${v}, rowok && ix0 + ${q} >= 0 && ix0 + ${q} < i32(W));`);
+    }
+    for (let i = 0; i < th; i++) {
+      const ky = r - i * s;
+      if (ky < 0 || ky >= k) continue;
+      for (let kx = 0; kx < k; kx++) {
+        for (let c = 0; c < tc4; c++) {
+          const w = `wt[wbase + ${(ky * k + kx) * tc4 + c}u]`;
+          for (let p = 0; p < tp; p++) {
+            body.push(`      a_${i}_${p}_${c} = fma(${w}, vec4<f32>(s${p * s + kx}), a_${i}_${p}_${c});`);
+          }
+        }
+      }
+    }
+    body.push(`    }`);
+  }
+  const store: string[] = [];
+  for (let c = 0; c < tc4; c++) {
+    for (let j = 0; j < 4; j++) {
+      store.push(`  {`);
+      store.push(`    let co = cob * ${tc4 * 4}u + ${c * 4 + j}u;`);
+      store.push(`    if (live && co < COUT) {`);
+      for (let i = 0; i < th; i++) {
+        store.push(`      if (oy0 + ${i}u < HO) {`);
+        store.push(`        let ob = ((n * COUT + co) * HO + oy0 + ${i}u) * WO + ox0;`);
+        for (let p = 0; p < tp; p++) {
+          store.push(`        if (ox0 + ${p}u < WO) { y[ob + ${p}u] = a_${i}_${p}_${c}.${"xyzw"[j]}; }`);
+        }
+        store.push(`      }`);
+      }
+      store.push(`    }`);
+      store.push(`  }`);
+    }
+  }
+  return { DECL: decl.join("\n"), BODY: body.join("\n"), STORE: store.join("\n") };
+}
+
+/**
+ * Re-lays PyTorch-layout weights [cout][cin][k][k] as blocks of tc output channels, each block
+ * [cin][k][k][tc] starting at a multiple of `weightBlockBytes`, zero-padding channels beyond cout, so that one
+ * dispatch binds one block and reads its tc channels as consecutive vec4s.
+ */
+export function packConvWeights(
+  w: Float32Array,
+  cout: number,
+  cin: number,
+  k: number,
+  tc: number,
+): Float32Array {
+  if (w.length !== cout * cin * k * k) {
+    throw new RangeError(`packConvWeights: ${w.length} weights, expected ${cout}*${cin}*${k}*${k}`);
+  }
+  const blocks = Math.ceil(cout / tc);
+  const stride = weightBlockBytes(cin, k, tc) / 4;
+  const out = new Float32Array(blocks * stride);
+  for (let co = 0; co < cout; co++) {
+    const b = Math.floor(co / tc);
+    const j = co % tc;
+    for (let ci = 0; ci < cin; ci++) {
+      for (let t = 0; t < k * k; t++) {
+        out[b * stride + (ci * k * k + t) * tc + j] = w[(co * cin + ci) * k * k + t]!;
+      }
+    }
+  }
+  return out;
+}
+
+/** True when the packed weights fit a uniform buffer (64 KiB), which llvmpipe reads as broadcast scalars. */
+export function uniformWeights(spec: ConvSpec, tc: number): boolean {
+  return tc * spec.cin * spec.k * spec.k * 4 <= 65536;
+}
+
+/** Multiply-accumulates of a convolution (per whole batch). */
+export function convMacs(spec: ConvSpec): number {
+  const { ho, wo } = convOutSize(spec);
+  return spec.n * spec.cout * ho * wo * spec.cin * spec.k * spec.k;
+}
+
+/** Records a convolution: one dispatch per block of output channels, each binding its weight slice. */
+export function encodeConv(
+  gpu: Gpu,
+  rec: Recorder,
+  pipeline: GPUComputePipeline,
+  spec: ConvSpec,
+  blocking: ConvBlocking,
+  groups: [number, number],
+  x: Binding,
+  packedWeights: GPUBuffer,
+  y: Binding,
+): void {
+  const bytes = weightBlockBytes(spec.cin, spec.k, blocking.tc);
+  for (let b = 0; b < groups[1]; b++) {
+    rec.dispatch(pipeline, [
+      x,
+      { buffer: packedWeights, offset: b * bytes, size: bytes },
+      y,
+      gpu.blockIndex(b),
+    ], [
+      groups[0],
+    ]);
+  }
+}

@@ -77,6 +77,7 @@ export class Recorder {
   #gpu: Gpu;
   #encoder: GPUCommandEncoder;
   #pass: GPUComputePassEncoder | null = null;
+  #owned: GPUBuffer[] = [];
   /** Number of dispatches recorded. */
   dispatches = 0;
 
@@ -85,8 +86,15 @@ export class Recorder {
     this.#encoder = gpu.device.createCommandEncoder({ label });
   }
 
-  /** Records one dispatch of `pipeline` with `bindings` as @group(0) @binding(0..n-1). */
-  dispatch(pipeline: GPUComputePipeline, bindings: Binding[], groups: [number, number?, number?]): void {
+  /**
+   * Records one dispatch of `pipeline` with `bindings[i]` as @group(0) @binding(i); `null` entries are
+   * bindings the entry point does not use.
+   */
+  dispatch(
+    pipeline: GPUComputePipeline,
+    bindings: (Binding | null)[],
+    groups: [number, number?, number?],
+  ): void {
     const [x, y = 1, z = 1] = groups;
     if (x === 0 || y === 0 || z === 0) return;
     const max = this.#gpu.device.limits.maxComputeWorkgroupsPerDimension;
@@ -98,16 +106,31 @@ export class Recorder {
     const group = this.#gpu.device.createBindGroup({
       label: `${pipeline.label}.bindGroup`,
       layout: pipeline.getBindGroupLayout(0),
-      entries: bindings.map((b, i) => ({
-        binding: i,
-        resource: "offset" in b ? { buffer: b.buffer, offset: b.offset, size: b.size } : { buffer: buf(b) },
-      })),
+      entries: bindings.flatMap((b, i) =>
+        b === null ? [] : [{
+          binding: i,
+          resource: "offset" in b ? { buffer: b.buffer, offset: b.offset, size: b.size } : { buffer: buf(b) },
+        }]
+      ),
     });
     if (this.#pass === null) this.#pass = this.#encoder.beginComputePass({ label: "Recorder.pass" });
     this.#pass.setPipeline(pipeline);
     this.#pass.setBindGroup(0, group);
     this.#pass.dispatchWorkgroups(x, y, z);
     this.dispatches++;
+  }
+
+  /** A small uniform buffer holding `data` (16-byte padded), destroyed by `dispose`. */
+  uniform(data: Uint32Array | Float32Array): GPUBuffer {
+    const b = this.#gpu.upload(data, "Recorder.uniform");
+    this.#owned.push(b);
+    return b;
+  }
+
+  /** Destroys the buffers this recorder created (call after the submitted work was read back). */
+  dispose(): void {
+    for (const b of this.#owned) b.destroy();
+    this.#owned = [];
   }
 
   /** Records a buffer-to-buffer copy. */
@@ -307,7 +330,13 @@ export class Gpu {
 
   /** Writes `data` into an existing buffer at `offset` bytes. */
   write(b: Binding, data: ArrayBufferView, offset = 0): void {
-    this.device.queue.writeBuffer(buf(b), offset, data.buffer as ArrayBuffer, data.byteOffset, data.byteLength);
+    this.device.queue.writeBuffer(
+      buf(b),
+      offset,
+      data.buffer as ArrayBuffer,
+      data.byteOffset,
+      data.byteLength,
+    );
   }
 
   /**

@@ -1,0 +1,322 @@
+/**
+ * Runs a network plan forward on the GPU: convolutions, batch-norm statistics, fused node passes that also
+ * bit-pack NASWOT codes, the weighted popcount into the B x B Hamming matrix, the Cholesky log-determinant and
+ * the classifier head, all recorded into one command encoder and read back once.
+ * @module
+ */
+
+import { type Binding, type Gpu, type PooledBuffer, type Recorder } from "../shaders/gpu.ts";
+import {
+  convKernel,
+  type ConvSpec,
+  defaultBlocking,
+  encodeConv,
+  packConvWeights,
+} from "../shaders/conv2d.ts";
+import {
+  codeWords,
+  encodeNode,
+  nodeKernel,
+  type NodeSpec,
+  type NodeTerm,
+  type TermBuffers,
+} from "../shaders/node.ts";
+import { bnKernels, headKernels, logdetKernel, popcountKernel } from "../shaders/kernels.ts";
+import type { NetworkPlan, PlanTensor, Shape3 } from "../spaces/plan.ts";
+import type { Params } from "../spaces/init.ts";
+
+/** What to compute and bring back. */
+export interface ForwardOptions {
+  /** Accumulate the NASWOT Hamming matrix and its log-determinant. */
+  naswot?: boolean;
+  /** Compute the classifier logits. */
+  logits?: boolean;
+  /** Read back every computed tensor (tests only: costs memory and a large read-back). */
+  keepTensors?: boolean;
+}
+
+/** Results of one forward pass. */
+export interface ForwardResult {
+  /** Weighted Hamming distances [N][N] (naswot). */
+  ham?: Uint32Array;
+  /** N_A: ReLU units, counted with multiplicity (naswot). */
+  units?: number;
+  /** log|det K| from the f32 Cholesky kernel (naswot). */
+  logdetGpu?: number;
+  /** [N][classes] (logits). */
+  logits?: Float32Array;
+  /** Tensor values by plan tensor id (keepTensors). */
+  tensors?: Map<number, Float32Array>;
+  /** Dispatches recorded. */
+  dispatches: number;
+}
+
+type Step =
+  | { kind: "conv"; spec: ConvSpec; tensor: number; term: number }
+  | { kind: "node"; tensor: number };
+
+/** Conv spec of a conv term of a tensor. */
+function convSpecOf(plan: NetworkPlan, n: number, t: PlanTensor, termIndex: number): ConvSpec {
+  const term = t.terms[termIndex]!;
+  if (term.op !== "conv") throw new Error("not a conv term");
+  const src = plan.tensors[term.src]!.shape;
+  return {
+    n,
+    cin: src.c,
+    h: src.h,
+    w: src.w,
+    cout: t.shape.c,
+    k: term.k,
+    stride: term.stride,
+    pad: term.pad,
+    relu: term.relu,
+  };
+}
+
+function nodeSpecOf(plan: NetworkPlan, n: number, t: PlanTensor, pack: boolean): NodeSpec {
+  const terms: NodeTerm[] = t.terms.map((term): NodeTerm => {
+    switch (term.op) {
+      case "conv":
+        return { kind: term.bn ? "bn" : "raw" };
+      case "identity":
+        return { kind: term.bn ? "bn" : "raw" };
+      case "avgpool3":
+        return { kind: "pool3" };
+      case "avgpool2": {
+        const s = plan.tensors[term.src]!.shape;
+        return { kind: "pool2", sh: s.h, sw: s.w };
+      }
+    }
+  });
+  return { n, c: t.shape.c, h: t.shape.h, w: t.shape.w, terms, pack };
+}
+
+const floats = (n: number, s: Shape3) => n * s.c * s.h * s.w;
+
+/** Compiles every pipeline a plan needs at batch size n (cached by the runtime). */
+export async function preparePlan(
+  gpu: Gpu,
+  plan: NetworkPlan,
+  n: number,
+  opts: ForwardOptions,
+): Promise<void> {
+  const kernels = [];
+  for (const t of plan.tensors.slice(1)) {
+    t.terms.forEach((term, i) => {
+      if (term.op === "conv") kernels.push(convKernel(convSpecOf(plan, n, t, i)).kernel);
+    });
+    kernels.push(nodeKernel(nodeSpecOf(plan, n, t, !!opts.naswot && t.reluUses > 0)).kernel);
+    kernels.push(...bnKernels(n, t.shape.c, t.shape.h * t.shape.w));
+    if (opts.naswot && t.reluUses > 0) {
+      kernels.push(popcountKernel(n, codeWords(t.shape.c, t.shape.h, t.shape.w)));
+    }
+  }
+  if (opts.naswot) kernels.push(logdetKernel(n));
+  if (opts.logits && plan.head.src >= 0) {
+    const s = plan.tensors[plan.head.src]!.shape;
+    kernels.push(...headKernels(n, s.c, s.h * s.w, plan.classes));
+  }
+  await Promise.all(kernels.map((k) => gpu.pipeline(k)));
+}
+
+/**
+ * Runs the plan on an input batch already on the GPU (NCHW float32, n images of plan.input shape).
+ * Parameters are uploaded for this call and destroyed after it.
+ */
+export async function runForward(
+  gpu: Gpu,
+  plan: NetworkPlan,
+  params: Params,
+  input: GPUBuffer,
+  n: number,
+  opts: ForwardOptions,
+): Promise<ForwardResult> {
+  await preparePlan(gpu, plan, n, opts);
+  const uploads: GPUBuffer[] = [];
+  const upload = (data: Float32Array, label: string) => {
+    const b = gpu.upload(data, label);
+    uploads.push(b);
+    return b;
+  };
+  const param = (name: string | undefined): Float32Array => {
+    const p = name === undefined ? undefined : params.get(name);
+    if (!p) throw new Error(`plan ${plan.arch}: missing parameter ${name}`);
+    return p;
+  };
+  const affine = (w: string | undefined, b: string | undefined, label: string) => {
+    const g = param(w);
+    const be = param(b);
+    const a = new Float32Array(g.length * 2);
+    a.set(g, 0);
+    a.set(be, g.length);
+    return upload(a, label);
+  };
+
+  // Last reader of each tensor, to return buffers to the pool as early as possible.
+  const lastUse = new Array<number>(plan.tensors.length).fill(-1);
+  for (const t of plan.tensors) {
+    for (const term of t.terms) lastUse[term.src] = Math.max(lastUse[term.src]!, t.id);
+  }
+  if (plan.head.src >= 0) lastUse[plan.head.src] = plan.tensors.length;
+
+  const rec: Recorder = gpu.record(`forward ${plan.arch}`);
+  const buffers = new Map<number, Binding>([[0, input]]);
+  const held: PooledBuffer[] = [];
+  const ham = opts.naswot ? gpu.acquire(n * n * 4, "ham") : null;
+  if (ham) rec.clear(ham);
+  let units = plan.zeroReluUnits;
+
+  for (const t of plan.tensors.slice(1)) {
+    const scratch: PooledBuffer[] = [];
+    const termBuffers: TermBuffers[] = [];
+    t.terms.forEach((term, i) => {
+      let src: Binding = buffers.get(term.src)!;
+      if (term.op === "conv") {
+        const spec = convSpecOf(plan, n, t, i);
+        const { kernel, groups } = convKernel(spec);
+        const w = packConvWeights(
+          param(term.params.conv),
+          spec.cout,
+          spec.cin,
+          spec.k,
+          defaultBlocking(spec).tc,
+        );
+        const out = gpu.acquire(floats(n, t.shape) * 4, "conv");
+        scratch.push(out);
+        encodeConv(
+          gpu,
+          rec,
+          gpu.compiled(kernel)!,
+          spec,
+          defaultBlocking(spec),
+          groups,
+          src,
+          upload(w, term.params.conv!),
+          out,
+        );
+        src = out;
+      }
+      if ((term.op === "conv" || term.op === "identity") && term.bn) {
+        const stats = encodeBnStats(gpu, rec, src, n, t.shape, scratch);
+        termBuffers.push({
+          src,
+          stats,
+          affine: affine(term.params.bnWeight, term.params.bnBias, term.params.bnWeight!),
+        });
+      } else termBuffers.push({ src });
+    });
+    const pack = !!opts.naswot && t.reluUses > 0;
+    const spec = nodeSpecOf(plan, n, t, pack);
+    const { kernel, groups } = nodeKernel(spec);
+    const out = gpu.acquire(floats(n, t.shape) * 4, "tensor");
+    held.push(out);
+    buffers.set(t.id, out);
+    const words = codeWords(t.shape.c, t.shape.h, t.shape.w);
+    const codes = pack ? gpu.acquire(n * words * 4, "codes") : null;
+    encodeNode(rec, gpu.compiled(kernel)!, spec, groups, out, codes, termBuffers);
+    if (codes && ham) {
+      const pk = popcountKernel(n, words);
+      rec.dispatch(gpu.compiled(pk)!, [codes, ham, gpu.blockIndex(t.reluUses)], [
+        Math.ceil(n / 64),
+        Math.ceil(n / 8),
+      ]);
+      units += t.reluUses * t.shape.c * t.shape.h * t.shape.w;
+      gpu.release(codes);
+    }
+    for (const s of scratch) gpu.release(s);
+    if (!opts.keepTensors) {
+      for (const term of t.terms) {
+        if (lastUse[term.src] === t.id && term.src !== 0) {
+          const b = buffers.get(term.src) as PooledBuffer;
+          gpu.release(b);
+          held.splice(held.indexOf(b), 1);
+          buffers.delete(term.src);
+        }
+      }
+    }
+  }
+
+  const reads: { src: Binding; size: number }[] = [];
+  let logdetBuf: PooledBuffer | null = null;
+  let aBuf: PooledBuffer | null = null;
+  if (ham) {
+    if (units >= 2 ** 53) throw new Error(`plan ${plan.arch}: ${units} ReLU units overflow`);
+    logdetBuf = gpu.acquire(4, "logdet");
+    aBuf = gpu.acquire(n * n * 4, "cholesky");
+    const unitsU = rec.uniform(new Uint32Array([units % 2 ** 32, Math.floor(units / 2 ** 32), 0, 0]));
+    rec.dispatch(gpu.compiled(logdetKernel(n))!, [ham, aBuf, logdetBuf, unitsU], [1]);
+    reads.push({ src: ham, size: n * n * 4 }, { src: logdetBuf, size: 4 });
+  }
+  let logitsBuf: PooledBuffer | null = null;
+  const feat: PooledBuffer[] = [];
+  if (opts.logits && plan.head.src >= 0) {
+    const s = plan.tensors[plan.head.src]!.shape;
+    const [gap, lin] = headKernels(n, s.c, s.h * s.w, plan.classes);
+    const f = gpu.acquire(n * s.c * 4, "features");
+    feat.push(f);
+    logitsBuf = gpu.acquire(n * plan.classes * 4, "logits");
+    const wb = new Float32Array(plan.classes * s.c + plan.classes);
+    wb.set(param(plan.head.weight), 0);
+    wb.set(param(plan.head.bias), plan.classes * s.c);
+    rec.dispatch(gpu.compiled(gap!)!, [buffers.get(plan.head.src)!, f], [Math.ceil((n * s.c) / 64)]);
+    rec.dispatch(gpu.compiled(lin!)!, [f, upload(wb, "classifier"), logitsBuf], [
+      Math.ceil((n * plan.classes) / 64),
+    ]);
+    reads.push({ src: logitsBuf, size: n * plan.classes * 4 });
+  }
+  const kept: number[] = [];
+  if (opts.keepTensors) {
+    for (const [id, b] of buffers) {
+      if (id === 0) continue;
+      kept.push(id);
+      reads.push({ src: b, size: floats(n, plan.tensors[id]!.shape) * 4 });
+    }
+  }
+  rec.submit();
+  const dispatches = rec.dispatches;
+  const data = reads.length > 0 ? await gpu.read(reads) : [];
+
+  const result: ForwardResult = { dispatches };
+  let k = 0;
+  if (ham) {
+    result.ham = new Uint32Array(data[k++]!);
+    result.logdetGpu = new Float32Array(data[k++]!)[0]!;
+    result.units = units;
+  }
+  if (opts.logits) {
+    if (logitsBuf) result.logits = new Float32Array(data[k++]!);
+    else {
+      // Identically zero features: the logits are the classifier bias for every image.
+      const bias = param(plan.head.bias);
+      result.logits = new Float32Array(n * plan.classes);
+      for (let i = 0; i < n; i++) result.logits.set(bias, i * plan.classes);
+    }
+  }
+  if (opts.keepTensors) {
+    result.tensors = new Map();
+    for (const id of kept) result.tensors.set(id, new Float32Array(data[k++]!));
+  }
+  for (const b of [...held, ...feat]) gpu.release(b);
+  for (const b of [ham, logdetBuf, aBuf, logitsBuf]) if (b) gpu.release(b);
+  for (const b of uploads) b.destroy();
+  rec.dispose();
+  return result;
+}
+
+/** Records the two batch-norm statistics passes over `src`; returns the (mean, invstd) buffer. */
+function encodeBnStats(
+  gpu: Gpu,
+  rec: Recorder,
+  src: Binding,
+  n: number,
+  s: Shape3,
+  scratch: PooledBuffer[],
+): PooledBuffer {
+  const [partial, finalize] = bnKernels(n, s.c, s.h * s.w);
+  const part = gpu.acquire(n * s.c * 8, "bn.part");
+  const stats = gpu.acquire(s.c * 8, "bn.stats");
+  scratch.push(part, stats);
+  rec.dispatch(gpu.compiled(partial!)!, [src, part], [Math.ceil((n * s.c) / 64)]);
+  rec.dispatch(gpu.compiled(finalize!)!, [null, part, stats], [Math.ceil(s.c / 64)]);
+  return stats;
+}

@@ -1,0 +1,142 @@
+/**
+ * Node kernel generation (pure): a tensor formed as a sum of terms (batch-normalised, raw, ReLU, 3x3 or
+ * 2x2 average pooled), written once and optionally bit-packed into its binary code.
+ * @module
+ */
+
+import type { Binding, Kernel, Recorder } from "./gpu.ts";
+import { renderWgsl } from "./_template.ts";
+import template from "./node.wgsl" with { type: "text" };
+
+/** One term of a node sum. `pool2` reads a source of size sh x sw (output = floor(sh/2) x floor(sw/2)). */
+export type NodeTerm =
+  | { kind: "bn" }
+  | { kind: "raw" }
+  | { kind: "relu" }
+  | { kind: "pool3" }
+  | { kind: "pool2"; sh: number; sw: number };
+
+/** Shape of the node's output and whether to pack its code. */
+export interface NodeSpec {
+  n: number;
+  c: number;
+  h: number;
+  w: number;
+  terms: NodeTerm[];
+  pack: boolean;
+}
+
+/** Words per image of a packed code of c*h*w units. */
+export function codeWords(c: number, h: number, w: number): number {
+  return Math.ceil((c * h * w) / 32);
+}
+
+/** The kernel and dispatch size of a node. Pure. */
+export function nodeKernel(spec: NodeSpec): { kernel: Kernel; groups: [number] } {
+  const bindings: string[] = [];
+  const overrides: string[] = [];
+  const terms: string[] = [];
+  let slot = spec.pack ? 2 : 1;
+  spec.terms.forEach((term, t) => {
+    bindings.push(`@group(0) @binding(${slot++}) var<storage, read> src${t}: array<f32>;`);
+    switch (term.kind) {
+      case "bn":
+        bindings.push(`@group(0) @binding(${slot++}) var<storage, read> stats${t}: array<vec2<f32>>;`);
+        bindings.push(`@group(0) @binding(${slot++}) var<storage, read> affine${t}: array<f32>;`);
+        terms.push(
+          `    { let st = stats${t}[c]; v += (src${t}[o] - st.x) * st.y * affine${t}[c] + affine${t}[C + c]; }`,
+        );
+        break;
+      case "raw":
+        terms.push(`    v += src${t}[o];`);
+        break;
+      case "relu":
+        terms.push(`    v += max(src${t}[o], 0.0);`);
+        break;
+      case "pool3": {
+        const lines = [
+          `    {`,
+          `      var s = 0.0;`,
+          `      var cnt = 0.0;`,
+          `      let cb = (n * C + c) * H * W;`,
+        ];
+        for (let dy = -1; dy <= 1; dy++) {
+          for (let dx = -1; dx <= 1; dx++) {
+            lines.push(
+              `      { let yy = i32(y) + ${dy}; let xx = i32(x) + ${dx}; ` +
+                `let in = yy >= 0 && yy < i32(H) && xx >= 0 && xx < i32(W); ` +
+                `let q = src${t}[cb + u32(clamp(yy, 0, i32(H) - 1)) * W + u32(clamp(xx, 0, i32(W) - 1))]; ` +
+                `s += select(0.0, q, in); cnt += select(0.0, 1.0, in); }`,
+            );
+          }
+        }
+        lines.push(`      v += s / cnt;`, `    }`);
+        terms.push(lines.join("\n"));
+        break;
+      }
+      case "pool2":
+        overrides.push(`override SH${t}: u32;`, `override SW${t}: u32;`);
+        terms.push(
+          [
+            `    {`,
+            `      let sb = (n * C + c) * SH${t} * SW${t} + (2u * y) * SW${t} + 2u * x;`,
+            `      v += 0.25 * (src${t}[sb] + src${t}[sb + 1u] + src${t}[sb + SW${t}] + src${t}[sb + SW${t} + 1u]);`,
+            `    }`,
+          ].join("\n"),
+        );
+        break;
+    }
+  });
+  const code = renderWgsl(template, {
+    PACK: spec.pack,
+    BINDINGS: bindings.join("\n"),
+    OVERRIDES: overrides.join("\n"),
+    TERMS: terms.join("\n"),
+  });
+  const constants: Record<string, number> = { N: spec.n, C: spec.c, H: spec.h, W: spec.w };
+  spec.terms.forEach((term, t) => {
+    if (term.kind === "pool2") {
+      if (Math.floor(term.sh / 2) !== spec.h || Math.floor(term.sw / 2) !== spec.w) {
+        throw new RangeError(`node: pool2 of ${term.sh}x${term.sw} cannot give ${spec.h}x${spec.w}`);
+      }
+      constants[`SH${t}`] = term.sh;
+      constants[`SW${t}`] = term.sw;
+    }
+  });
+  const name = `node_${spec.terms.map((t) => t.kind).join("_") || "zero"}${spec.pack ? "_pack" : ""}`;
+  const words = codeWords(spec.c, spec.h, spec.w);
+  return { kernel: { name, code, constants }, groups: [Math.ceil((spec.n * words) / 64)] };
+}
+
+/** Sources of one term: the tensor, plus (mean, invstd) stats and [gamma; beta] for bn terms. */
+export interface TermBuffers {
+  src: Binding;
+  stats?: Binding;
+  affine?: Binding;
+}
+
+/** Records a node dispatch; `codes` is required when the spec packs. */
+export function encodeNode(
+  rec: Recorder,
+  pipeline: GPUComputePipeline,
+  spec: NodeSpec,
+  groups: [number],
+  out: Binding,
+  codes: Binding | null,
+  terms: TermBuffers[],
+): void {
+  const b: Binding[] = [out];
+  if (spec.pack) {
+    if (!codes) throw new Error("encodeNode: packing node needs a codes buffer");
+    b.push(codes);
+  }
+  spec.terms.forEach((t, i) => {
+    const tb = terms[i]!;
+    b.push(tb.src);
+    if (t.kind === "bn") {
+      if (!tb.stats || !tb.affine) throw new Error(`encodeNode: bn term ${i} needs stats and affine buffers`);
+      b.push(tb.stats, tb.affine);
+    }
+  });
+  rec.dispatch(pipeline, b, groups);
+}

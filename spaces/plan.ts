@@ -1,0 +1,108 @@
+/**
+ * Network plans: a search-space-independent description of an untrained network as a DAG of tensors, each
+ * the sum of terms (convolution with optional batch norm, identity, pooling). Lowering an architecture
+ * (spaces/nb201_network.ts) produces a plan; the GPU runtime (proxies/_forward.ts) and the CPU reference
+ * (tests/) execute it. Plans are plain JSON-serialisable data.
+ * @module
+ */
+
+/** ReLU counting convention of the NASWOT score. */
+export type ReluCount = "paper" | "wrapper";
+
+/** Channel and spatial size of a tensor (the batch dimension is implicit). */
+export interface Shape3 {
+  c: number;
+  h: number;
+  w: number;
+}
+
+/** Names of the parameters a term owns (keys into the network's parameter list). */
+export interface TermParams {
+  /** Convolution weight [cout][cin][k][k]. */
+  conv?: string;
+  /** Batch-norm weight (gamma) and bias (beta), each [c]. */
+  bnWeight?: string;
+  bnBias?: string;
+}
+
+/**
+ * One summand of a tensor:
+ * - `conv`: [BN](Conv_k,stride,pad([ReLU](src)))
+ * - `identity`: [BN](src)
+ * - `avgpool3`: 3x3 average pool, stride 1, pad 1, padding excluded from the divisor
+ * - `avgpool2`: 2x2 average pool, stride 2
+ */
+export type Term =
+  | {
+    op: "conv";
+    src: number;
+    k: number;
+    stride: number;
+    pad: number;
+    relu: boolean;
+    bn: boolean;
+    params: TermParams;
+  }
+  | { op: "identity"; src: number; bn: boolean; params: TermParams }
+  | { op: "avgpool3"; src: number }
+  | { op: "avgpool2"; src: number };
+
+/** A tensor of the plan: the sum of its terms. Tensor 0 is the input image batch and has no terms. */
+export interface PlanTensor {
+  id: number;
+  /** Readable name, e.g. `cell1.3.node2`. */
+  name: string;
+  shape: Shape3;
+  terms: Term[];
+  /** Number of ReLUs whose input is this tensor (its NASWOT code counts this many times). */
+  reluUses: number;
+}
+
+/** A parameter tensor of the network, in initialisation order. */
+export interface ParamSpec {
+  name: string;
+  kind: "conv" | "bn_weight" | "bn_bias" | "linear_weight" | "linear_bias";
+  shape: number[];
+  /** Fan-in used by PyTorch's default initialisation (conv: cin*k*k, linear: in features). */
+  fanIn: number;
+}
+
+/** One layer of the full network, for reporting (shapes, parameters, multiply-accumulates per image). */
+export interface PlanLayer {
+  name: string;
+  type: string;
+  in: Shape3;
+  out: Shape3;
+  params: number;
+  macs: number;
+}
+
+/** A lowered network. */
+export interface NetworkPlan {
+  /** Search space and architecture this plan was lowered from. */
+  space: string;
+  arch: string;
+  input: Shape3;
+  classes: number;
+  /** Every parameter of the full network (also those on edges whose input is identically zero). */
+  params: ParamSpec[];
+  /** Total parameter count (classifier included). */
+  paramCount: number;
+  /** Multiply-accumulates per image of the full network (convolutions and classifier). */
+  macs: number;
+  layers: PlanLayer[];
+  /** Tensors to compute, in topological order; tensors that are identically zero are removed. */
+  tensors: PlanTensor[];
+  /** The tensor the classifier reads (ReLU -> global average pool -> linear). */
+  head: { src: number; weight: string; bias: string };
+  /**
+   * ReLU units whose input is identically zero for every image (ReLUs reading removed zero tensors):
+   * their codes are all 0, so each adds its unit count to every entry of the NASWOT kernel.
+   */
+  zeroReluUnits: number;
+  /**
+   * How ReLUs are counted in `reluUses` and `zeroReluUnits`: `paper` counts each ReLU once; `wrapper`
+   * counts the ReLU of every ReLU->Conv->BN block twice, as the NASWOT authors' hooks do.
+   */
+  reluCount: ReluCount;
+}

@@ -1,7 +1,7 @@
 // log|det K| of the NASWOT kernel by Cholesky factorisation (numpy.linalg.slogdet's log-absolute value for a
 // positive semi-definite K). K = N_A - ham is integer valued; it is scaled by 1/N_A (unit diagonal) before the
-// f32 factorisation and log(N_A) * N is added back. A pivot that is not positive (a singular K: equal codes
-// for two images, or every code constant) yields -inf instead of NaN.
+// f32 factorisation and log(N_A) * N is added back. A pivot that is not above N * eps_f32 (a singular K:
+// equal codes for two images, or every code constant) yields -inf instead of NaN.
 //
 // Bindings:
 //   0 ham  : array<u32>  [N][N] weighted Hamming distances
@@ -31,7 +31,8 @@ fn main() {
       let l = a[j * N + k];
       d -= l * l;
     }
-    if (!(d > 1e-12)) {
+    // Rounding leaves a pivot of about N * eps (f32) where K is exactly singular: treat that as zero.
+    if (!(d > f32(N) * 1.2e-7)) {
       singular = true;
       break;
     }

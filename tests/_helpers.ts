@@ -58,7 +58,9 @@ export function assertClose(a: ArrayLike<number>, b: ArrayLike<number>, tol: num
     }
   }
   if (bad.length > 0) {
-    throw new Error(`${what}: max relative difference ${(maxDiff / scale).toExponential(3)} > ${tol}; ${bad.join(", ")}`);
+    throw new Error(
+      `${what}: max relative difference ${(maxDiff / scale).toExponential(3)} > ${tol}; ${bad.join(", ")}`,
+    );
   }
 }
 
@@ -66,6 +68,8 @@ export function assertClose(a: ArrayLike<number>, b: ArrayLike<number>, tol: num
 export function assertExact(a: ArrayLike<number>, b: ArrayLike<number>, what: string): void {
   if (a.length !== b.length) throw new Error(`${what}: length ${a.length} != ${b.length}`);
   const bad: string[] = [];
-  for (let i = 0; i < b.length && bad.length < 5; i++) if (a[i] !== b[i]) bad.push(`[${i}] got ${a[i]} want ${b[i]}`);
+  for (let i = 0; i < b.length && bad.length < 5; i++) {
+    if (a[i] !== b[i]) bad.push(`[${i}] got ${a[i]} want ${b[i]}`);
+  }
   if (bad.length > 0) throw new Error(`${what}: not equal; ${bad.join(", ")}`);
 }

@@ -22,7 +22,15 @@ export function zeros(n: number, c: number, h: number, w: number): T4 {
 }
 
 /** torch.nn.Conv2d(bias=False) with optional ReLU on the input. w: [cout][cin][k][k]. */
-export function conv2d(x: T4, w: ArrayLike<number>, cout: number, k: number, stride: number, pad: number, relu = false): T4 {
+export function conv2d(
+  x: T4,
+  w: ArrayLike<number>,
+  cout: number,
+  k: number,
+  stride: number,
+  pad: number,
+  relu = false,
+): T4 {
   const ho = Math.floor((x.h + 2 * pad - k) / stride) + 1;
   const wo = Math.floor((x.w + 2 * pad - k) / stride) + 1;
   const y = zeros(x.n, cout, ho, wo);
@@ -137,7 +145,12 @@ export function add(a: T4, b: T4): T4 {
 }
 
 /** ReLU -> global average pool -> Linear(weight [cls][c], bias [cls]); returns [n][cls]. */
-export function head(x: T4, weight: ArrayLike<number>, bias: ArrayLike<number>, classes: number): Float64Array {
+export function head(
+  x: T4,
+  weight: ArrayLike<number>,
+  bias: ArrayLike<number>,
+  classes: number,
+): Float64Array {
   const out = new Float64Array(x.n * classes);
   const hw = x.h * x.w;
   for (let n = 0; n < x.n; n++) {
@@ -173,14 +186,17 @@ export function hammingRef(codes: { bits: Uint8Array[]; weight: number }[], n: n
   return ham;
 }
 
-/** log|det A| for symmetric positive definite A (float64 Cholesky); -inf when a pivot is not positive. */
+/** log|det A| for symmetric positive definite A (float64 Cholesky); -inf when a pivot is <= n*eps*max diag. */
 export function logdetRef(a: ArrayLike<number>, n: number): number {
   const l = Float64Array.from(a as ArrayLike<number>);
+  let scale = 0;
+  for (let i = 0; i < n; i++) scale = Math.max(scale, l[i * n + i]!);
+  const tiny = n * 2.3e-16 * scale;
   let s = 0;
   for (let j = 0; j < n; j++) {
     let d = l[j * n + j]!;
     for (let k = 0; k < j; k++) d -= l[j * n + k]! ** 2;
-    if (!(d > 0)) return -Infinity;
+    if (!(d > tiny)) return -Infinity;
     const r = Math.sqrt(d);
     l[j * n + j] = r;
     s += Math.log(d);
@@ -269,7 +285,10 @@ export function nb201ForwardRef(
   }
   const last = named(batchNorm(cur, p("lastact.bn.weight"), p("lastact.bn.bias")), "lastact");
   noteRelu(last, 1);
-  return { logits: head(last, p("classifier.weight"), p("classifier.bias"), opts.classes), reluInputs: relus };
+  return {
+    logits: head(last, p("classifier.weight"), p("classifier.bias"), opts.classes),
+    reluInputs: relus,
+  };
 }
 
 /** Max relative error max|a-b| / max(max|b|, tiny), and the first few mismatching indices. */

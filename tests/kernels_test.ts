@@ -1,0 +1,352 @@
+// Every WGSL kernel against its float64 TypeScript reference on small random shapes (odd sizes, batch 1,
+// C = 1, sizes not divisible by the workgroup) and on exact integer cases.
+import { convKernel, type ConvSpec, encodeConv, packConvWeights } from "../shaders/conv2d.ts";
+import { codeWords, encodeNode, nodeKernel, type NodeSpec } from "../shaders/node.ts";
+import { bnKernels, headKernels, logdetKernel, popcountKernel } from "../shaders/kernels.ts";
+import type { Binding, Gpu } from "../shaders/gpu.ts";
+import { Rng } from "../spaces/rng.ts";
+import { assertClose, assertExact, randomFloats, testGpu } from "./_helpers.ts";
+import {
+  add,
+  avgPool2,
+  avgPool3,
+  batchNorm,
+  bnStats,
+  conv2d,
+  hammingRef,
+  head,
+  logdetRef,
+  type T4,
+} from "./reference.ts";
+
+const gpu = await testGpu();
+const ignore = gpu === null;
+
+async function read(g: Gpu, b: Binding, bytes: number): Promise<ArrayBuffer> {
+  return (await g.read([{ src: b, size: bytes }]))[0]!;
+}
+
+const t4 = (x: Float32Array, n: number, c: number, h: number, w: number): T4 => ({
+  n,
+  c,
+  h,
+  w,
+  d: Float64Array.from(x),
+});
+
+async function runConv(
+  g: Gpu,
+  spec: ConvSpec,
+  x: Float32Array,
+  w: Float32Array,
+  blocking?: { tp: number; tc: number; th: number },
+) {
+  const { kernel, groups } = convKernel(spec, blocking);
+  const bl = blocking ?? (await import("../shaders/conv2d.ts")).defaultBlocking(spec);
+  const p = await g.pipeline(kernel);
+  const ho = Math.floor((spec.h + 2 * spec.pad - spec.k) / spec.stride) + 1;
+  const wo = Math.floor((spec.w + 2 * spec.pad - spec.k) / spec.stride) + 1;
+  const xb = g.upload(x, "x");
+  const wb = g.upload(packConvWeights(w, spec.cout, spec.cin, spec.k, bl.tc), "w");
+  const yb = g.acquire(spec.n * spec.cout * ho * wo * 4);
+  const rec = g.record("test");
+  encodeConv(g, rec, p, spec, bl, groups, xb, wb, yb);
+  rec.submit();
+  const y = new Float32Array(await read(g, yb, spec.n * spec.cout * ho * wo * 4));
+  g.release(yb);
+  xb.destroy();
+  wb.destroy();
+  return y;
+}
+
+const convCases: ConvSpec[] = [
+  { n: 1, cin: 1, h: 5, w: 7, cout: 1, k: 3, stride: 1, pad: 1, relu: false },
+  { n: 2, cin: 3, h: 9, w: 11, cout: 5, k: 3, stride: 1, pad: 1, relu: true },
+  { n: 3, cin: 4, h: 8, w: 8, cout: 20, k: 1, stride: 1, pad: 0, relu: true },
+  { n: 2, cin: 6, h: 9, w: 7, cout: 12, k: 3, stride: 2, pad: 1, relu: true },
+  { n: 1, cin: 16, h: 13, w: 10, cout: 33, k: 3, stride: 1, pad: 1, relu: false },
+  { n: 2, cin: 5, h: 6, w: 6, cout: 7, k: 1, stride: 2, pad: 0, relu: false },
+];
+
+for (const spec of convCases) {
+  Deno.test({
+    name:
+      `conv2d matches the reference when k=${spec.k} s=${spec.stride} n=${spec.n} cin=${spec.cin} ${spec.h}x${spec.w} cout=${spec.cout} relu=${spec.relu}`,
+    ignore,
+    async fn() {
+      const x = randomFloats(spec.n * spec.cin * spec.h * spec.w, 1);
+      const w = randomFloats(spec.cout * spec.cin * spec.k * spec.k, 2);
+      const want = conv2d(
+        t4(x, spec.n, spec.cin, spec.h, spec.w),
+        w,
+        spec.cout,
+        spec.k,
+        spec.stride,
+        spec.pad,
+        spec.relu,
+      );
+      for (const bl of [undefined, { tp: 2, tc: 4, th: 1 }, { tp: 3, tc: 8, th: 2 }]) {
+        const got = await runConv(gpu!, spec, x, w, bl);
+        assertClose(got, want.d, 1e-5, `conv2d ${JSON.stringify(bl ?? "default")}`);
+      }
+    },
+  });
+}
+
+Deno.test({
+  name: "conv2d gives exact integers when the input is a ramp and the weights are all ones",
+  ignore,
+  async fn() {
+    const spec: ConvSpec = { n: 2, cin: 3, h: 7, w: 9, cout: 6, k: 3, stride: 1, pad: 1, relu: false };
+    const x = new Float32Array(spec.n * spec.cin * spec.h * spec.w).map((_, i) => i % 17);
+    const w = new Float32Array(spec.cout * spec.cin * 9).fill(1);
+    const want = conv2d(t4(x, spec.n, spec.cin, spec.h, spec.w), w, spec.cout, 3, 1, 1);
+    assertExact(await runConv(gpu!, spec, x, w), want.d, "conv2d ramp");
+  },
+});
+
+async function runBn(g: Gpu, x: Float32Array, n: number, c: number, hw: number) {
+  const [partial, finalize] = bnKernels(n, c, hw);
+  const [pp, pf] = await Promise.all([g.pipeline(partial), g.pipeline(finalize)]);
+  const xb = g.upload(x, "x");
+  const part = g.acquire(n * c * 8);
+  const stats = g.acquire(c * 8);
+  const rec = g.record("test");
+  rec.dispatch(pp, [xb, part], [Math.ceil((n * c) / 64)]);
+  rec.dispatch(pf, [null, part, stats], [Math.ceil(c / 64)]);
+  rec.submit();
+  const s = new Float32Array(await read(g, stats, c * 8));
+  g.release(part);
+  xb.destroy();
+  return { s, stats };
+}
+
+for (const [n, c, h, w] of [[1, 1, 3, 5], [3, 5, 7, 9], [4, 70, 2, 3]] as const) {
+  Deno.test({
+    name: `batch-norm statistics match the reference when n=${n} c=${c} ${h}x${w}`,
+    ignore,
+    async fn() {
+      const x = randomFloats(n * c * h * w, 3, -2, 5);
+      const { s, stats } = await runBn(gpu!, x, n, c, h * w);
+      gpu!.release(stats);
+      const { mean, variance } = bnStats(t4(x, n, c, h, w));
+      const gotMean = Array.from({ length: c }, (_, i) => s[2 * i]!);
+      const gotInv = Array.from({ length: c }, (_, i) => s[2 * i + 1]!);
+      assertClose(gotMean, mean, 1e-5, "mean");
+      assertClose(gotInv, Array.from(variance, (v) => 1 / Math.sqrt(v + 1e-5)), 1e-4, "invstd");
+    },
+  });
+}
+
+async function runNode(
+  g: Gpu,
+  spec: NodeSpec,
+  srcs: Float32Array[],
+  extras: { stats?: Binding; affine?: Float32Array }[],
+) {
+  const { kernel, groups } = nodeKernel(spec);
+  const p = await g.pipeline(kernel);
+  const units = spec.c * spec.h * spec.w;
+  const out = g.acquire(spec.n * units * 4);
+  const words = codeWords(spec.c, spec.h, spec.w);
+  const codes = spec.pack ? g.acquire(spec.n * words * 4) : null;
+  const owned: GPUBuffer[] = [];
+  const terms = srcs.map((s, i) => {
+    const src = g.upload(s, "src");
+    owned.push(src);
+    const e = extras[i] ?? {};
+    const affine = e.affine ? g.upload(e.affine, "affine") : undefined;
+    if (affine) owned.push(affine);
+    return { src, stats: e.stats, affine };
+  });
+  const rec = g.record("test");
+  encodeNode(rec, p, spec, groups, out, codes, terms);
+  rec.submit();
+  const reads = [{ src: out, size: spec.n * units * 4 }];
+  if (codes) reads.push({ src: codes, size: spec.n * words * 4 });
+  const [o, c] = await g.read(reads);
+  g.release(out);
+  if (codes) g.release(codes);
+  for (const b of owned) b.destroy();
+  return { out: new Float32Array(o!), codes: c ? new Uint32Array(c) : null };
+}
+
+Deno.test({
+  name: "node kernel sums bn, raw, relu and pool3 terms and packs the code when shapes are odd",
+  ignore,
+  async fn() {
+    const [n, c, h, w] = [3, 5, 7, 9];
+    const len = n * c * h * w;
+    const a = randomFloats(len, 4, -3, 2);
+    const b = randomFloats(len, 5);
+    const r = randomFloats(len, 6);
+    const p3 = randomFloats(len, 7);
+    const gamma = randomFloats(c, 8, 0.5, 1.5);
+    const beta = randomFloats(c, 9);
+    const { stats } = await runBn(gpu!, a, n, c, h * w);
+    const spec: NodeSpec = {
+      n,
+      c,
+      h,
+      w,
+      pack: true,
+      terms: [{ kind: "bn" }, { kind: "raw" }, { kind: "relu" }, { kind: "pool3" }],
+    };
+    const affine = new Float32Array([...gamma, ...beta]);
+    const got = await runNode(gpu!, spec, [a, b, r, p3], [{ stats, affine }]);
+    gpu!.release(stats);
+    const ra = batchNorm(t4(a, n, c, h, w), gamma, beta);
+    const rr = t4(r, n, c, h, w);
+    rr.d.forEach((v, i) => (rr.d[i] = Math.max(v, 0)));
+    const want = add(add(add(ra, t4(b, n, c, h, w)), rr), avgPool3(t4(p3, n, c, h, w)));
+    assertClose(got.out, want.d, 1e-5, "node sum");
+    // Codes: bit b of word k of image i is [out > 0] of unit 32k + b (computed from the GPU's own values).
+    const units = c * h * w;
+    const words = codeWords(c, h, w);
+    const expect = new Uint32Array(n * words);
+    for (let i = 0; i < n; i++) {
+      for (let u = 0; u < units; u++) {
+        if (got.out[i * units + u]! > 0) expect[i * words + (u >> 5)]! |= 1 << (u & 31);
+      }
+    }
+    assertExact(got.codes!, expect, "packed codes");
+  },
+});
+
+Deno.test({
+  name: "node kernel computes 2x2 average pooling and exact integer pools on a ramp",
+  ignore,
+  async fn() {
+    const [n, c, sh, sw] = [2, 3, 9, 6];
+    const x = new Float32Array(n * c * sh * sw).map((_, i) => 4 * (i % 13));
+    const spec: NodeSpec = { n, c, h: 4, w: 3, pack: false, terms: [{ kind: "pool2", sh, sw }] };
+    const got = await runNode(gpu!, spec, [x], []);
+    assertExact(got.out, avgPool2(t4(x, n, c, sh, sw)).d, "avgpool2 ramp");
+    const ones = new Float32Array(1 * 1 * 5 * 4).fill(1);
+    const p = await runNode(
+      gpu!,
+      { n: 1, c: 1, h: 5, w: 4, pack: false, terms: [{ kind: "pool3" }] },
+      [ones],
+      [],
+    );
+    assertExact(p.out, new Float32Array(20).fill(1), "avgpool3 excludes padding from the divisor");
+  },
+});
+
+Deno.test({
+  name: "popcount accumulates weighted Hamming distances bit for bit when n is not a multiple of 8",
+  ignore,
+  async fn() {
+    const n = 13;
+    const units = 77;
+    const words = codeWords(1, 1, units);
+    const rng = new Rng(11);
+    const ham = gpu!.acquire(n * n * 4);
+    const rec = gpu!.record("test");
+    rec.clear(ham);
+    const lists: { bits: Uint8Array[]; weight: number }[] = [];
+    const owned: GPUBuffer[] = [];
+    const p = await gpu!.pipeline(popcountKernel(n, words));
+    for (const weight of [1, 3, 2]) {
+      const bits = Array.from({ length: n }, () => Uint8Array.from({ length: units }, () => rng.int(2)));
+      lists.push({ bits, weight });
+      const packed = new Uint32Array(n * words);
+      bits.forEach((b, i) => b.forEach((v, u) => (packed[i * words + (u >> 5)]! |= v << (u & 31))));
+      const cb = gpu!.upload(packed, "codes");
+      owned.push(cb);
+      rec.dispatch(p, [cb, ham, gpu!.blockIndex(weight)], [Math.ceil(n / 64), Math.ceil(n / 8)]);
+    }
+    rec.submit();
+    const got = new Uint32Array(await read(gpu!, ham, n * n * 4));
+    gpu!.release(ham);
+    owned.forEach((b) => b.destroy());
+    assertExact(got, hammingRef(lists, n), "weighted Hamming");
+  },
+});
+
+async function gpuLogdet(g: Gpu, ham: Uint32Array, n: number, units: number): Promise<number> {
+  const p = await g.pipeline(logdetKernel(n));
+  const hb = g.upload(ham, "ham");
+  const a = g.acquire(n * n * 4);
+  const out = g.acquire(4);
+  const rec = g.record("test");
+  rec.dispatch(p, [hb, a, out, rec.uniform(new Uint32Array([units, 0, 0, 0]))], [1]);
+  rec.submit();
+  const v = new Float32Array(await read(g, out, 4))[0]!;
+  rec.dispose();
+  g.release(a);
+  g.release(out);
+  hb.destroy();
+  return v;
+}
+
+Deno.test({
+  name: "logdet kernel matches float64 Cholesky and is exact on a known determinant",
+  ignore,
+  async fn() {
+    // K = N_A - ham = diag(d) + 1 1^T has det = prod(d) * (1 + sum 1/d).
+    const n = 9;
+    const d = [2, 3, 4, 5, 6, 7, 8, 9, 10];
+    const units = 20;
+    const ham = new Uint32Array(n * n);
+    for (let i = 0; i < n; i++) {
+      for (let j = 0; j < n; j++) ham[i * n + j] = units - ((i === j ? d[i]! : 0) + 1);
+    }
+    const want = d.reduce((s, v) => s + Math.log(v), 0) + Math.log(1 + d.reduce((s, v) => s + 1 / v, 0));
+    const got = await gpuLogdet(gpu!, ham, n, units);
+    if (Math.abs(got - want) > 1e-4 * Math.abs(want)) throw new Error(`logdet ${got} != ${want}`);
+    // Random Hamming matrices from codes: compared with the float64 reference.
+    const rng = new Rng(12);
+    const m = 40;
+    const bits = Array.from({ length: m }, () => Uint8Array.from({ length: 500 }, () => rng.int(2)));
+    const h = hammingRef([{ bits, weight: 1 }], m);
+    const k = h.map((v) => 500 - v);
+    const ref = logdetRef(k, m);
+    const g2 = await gpuLogdet(gpu!, Uint32Array.from(h), m, 500);
+    if (Math.abs(g2 - ref) > 2e-4 * Math.abs(ref)) throw new Error(`logdet ${g2} != ${ref}`);
+  },
+});
+
+Deno.test({
+  name: "logdet kernel returns -inf instead of NaN when two images have equal codes",
+  ignore,
+  async fn() {
+    const n = 5;
+    const ham = new Uint32Array(n * n).fill(4);
+    for (let i = 0; i < n; i++) ham[i * n + i] = 0;
+    ham[0 * n + 1] = 0;
+    ham[1 * n + 0] = 0;
+    const got = await gpuLogdet(gpu!, ham, n, 10);
+    if (got !== -Infinity) throw new Error(`expected -inf, got ${got}`);
+    if (logdetRef(Array.from(ham, (v) => 10 - v), n) !== -Infinity) {
+      throw new Error("reference should be -inf");
+    }
+  },
+});
+
+Deno.test({
+  name: "head applies ReLU, global average pooling and the linear layer when sizes are odd",
+  ignore,
+  async fn() {
+    const [n, c, h, w, cls] = [3, 7, 3, 5, 11];
+    const x = randomFloats(n * c * h * w, 13);
+    const wt = randomFloats(cls * c, 14);
+    const bias = randomFloats(cls, 15);
+    const [gap, lin] = headKernels(n, c, h * w, cls);
+    const [pg, pl] = await Promise.all([gpu!.pipeline(gap), gpu!.pipeline(lin)]);
+    const xb = gpu!.upload(x, "x");
+    const wb = gpu!.upload(new Float32Array([...wt, ...bias]), "w");
+    const f = gpu!.acquire(n * c * 4);
+    const out = gpu!.acquire(n * cls * 4);
+    const rec = gpu!.record("test");
+    rec.dispatch(pg, [xb, f], [1]);
+    rec.dispatch(pl, [f, wb, out], [1]);
+    rec.submit();
+    const got = new Float32Array(await read(gpu!, out, n * cls * 4));
+    assertClose(got, head(t4(x, n, c, h, w), wt, bias, cls), 1e-5, "head");
+    gpu!.release(f);
+    gpu!.release(out);
+    xb.destroy();
+    wb.destroy();
+  },
+});

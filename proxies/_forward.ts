@@ -5,7 +5,7 @@
  * @module
  */
 
-import { type Binding, type Gpu, type PooledBuffer, type Recorder } from "../shaders/gpu.ts";
+import type { Binding, Gpu, PooledBuffer, Recorder } from "../shaders/gpu.ts";
 import {
   convKernel,
   type ConvSpec,

@@ -441,9 +441,10 @@ export interface ManifestInfo {
 }
 
 /**
- * Writes `<dir>/manifest.json` atomically: `{schema: 1, stage, command, versions, seeds, inputs: [{path,
- * sha256, bytes}], params}` with sorted keys, 2-space indent and a trailing newline. It holds no timestamp,
- * so the same run gives a byte-identical manifest. Returns the manifest's path.
+ * Records a stage's run in `<dir>/manifest.json` atomically: `{schema: 1, stages: {<stage>: {command,
+ * versions, seeds, inputs: [{path, sha256, bytes}], params}}}` with sorted keys, 2-space indent and a trailing
+ * newline. Stages run into the same folder share one manifest; a stage run again replaces its own entry. It
+ * holds no timestamp, so the same run gives a byte-identical manifest. Returns the manifest's path.
  *
  * @throws {UsageError} when `dir` or an input file does not exist.
  */
@@ -454,17 +455,22 @@ export async function writeManifest(dir: string, info: ManifestInfo): Promise<st
     const { size } = await Deno.stat(path);
     inputs.push({ path, sha256, bytes: size });
   }
-  const manifest = {
-    schema: MANIFEST_SCHEMA,
-    stage: info.stage,
+  const path = join(dir, MANIFEST_NAME);
+  let stages: Record<string, unknown> = {};
+  try {
+    const old = JSON.parse(await Deno.readTextFile(path));
+    if (old && old.schema === MANIFEST_SCHEMA && typeof old.stages === "object") stages = old.stages;
+  } catch {
+    // No manifest yet (or an unreadable one, which is replaced).
+  }
+  stages[info.stage] = {
     command: info.command,
     versions: info.versions,
     seeds: info.seeds,
     inputs,
     params: info.params,
   };
-  const path = join(dir, MANIFEST_NAME);
-  await writeFileAtomic(path, stableStringify(manifest, 2) + "\n");
+  await writeFileAtomic(path, stableStringify({ schema: MANIFEST_SCHEMA, stages }, 2) + "\n");
   return path;
 }
 

@@ -253,17 +253,13 @@ Deno.test("writeManifest writes a byte-stable sorted manifest with input hashes 
     assert.equal(await Deno.readTextFile(path), first);
     assert.equal(path, `${dir}/manifest.json`);
     const manifest = JSON.parse(first);
-    assert.deepEqual(Object.keys(manifest), [
-      "command",
-      "inputs",
-      "params",
-      "schema",
-      "seeds",
-      "stage",
-      "versions",
-    ]);
+    assert.deepEqual(Object.keys(manifest), ["schema", "stages"]);
+    assert.deepEqual(Object.keys(manifest.stages.rank), ["command", "inputs", "params", "seeds", "versions"]);
     assert.equal(manifest.schema, 1);
-    assert.deepEqual(manifest.inputs, [{
+    await writeManifest(dir, { ...info, stage: "evaluate" });
+    const both = JSON.parse(await Deno.readTextFile(path));
+    assert.deepEqual(Object.keys(both.stages), ["evaluate", "rank"]);
+    assert.deepEqual(manifest.stages.rank.inputs, [{
       bytes: 3,
       path: `${dir}/scores.csv`,
       sha256: "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad",

@@ -1,0 +1,397 @@
+/**
+ * The command line: `deno run --allow-read --allow-write mod.ts <command> [flags]`. Each command is one
+ * stage (or all of them, `search`); bad input prints one `error:` line naming the file, line or flag and
+ * exits with code 2, leaving no partial output file behind.
+ * @module
+ */
+
+import { parseArgs } from "node:util";
+import { Gpu, GpuKernelError, NoAdapterError } from "../shaders/gpu.ts";
+import { DatasetError } from "../datasets/types.ts";
+import { ArchParseError } from "../spaces/nb201.ts";
+import { UsageError } from "./_errors.ts";
+import { writeManifest } from "./_io.ts";
+import { runBuild } from "./build.ts";
+import { formatEvalSummary, runEvaluate } from "./evaluate.ts";
+import { runRank } from "./rank.ts";
+import { runSample } from "./sample.ts";
+import { parseShard, runMerge, runScore } from "./score.ts";
+import { runSearch } from "./search.ts";
+import { VERSION } from "./version.ts";
+import type { ReluCount } from "../spaces/plan.ts";
+
+const MAIN_HELP = `untrained ${VERSION}: training-free neural architecture search on WebGPU
+
+usage: deno run --allow-read --allow-write mod.ts <command> [flags]
+
+commands (the pipeline, in order):
+  sample    choose architectures            -> archs.jsonl
+  build     lower them into network plans   -> plans.jsonl
+  score     score each on one minibatch     -> scores.csv   (resumable, shardable)
+  rank      order them by score             -> ranked.csv
+  evaluate  compare with benchmark accuracy -> eval.json
+  search    all of the above into one folder (the main job)
+  merge     join shard score files in order -> scores.csv
+  device    print the WebGPU adapter and its limits
+
+Run 'mod.ts <command> --help' for its flags. Example:
+  deno run --allow-read --allow-write mod.ts search --n 100 --dataset cifar10 \\
+    --data ../shared/data/cifar10/cifar10_test_eembc200.bin \\
+    --bench ../shared/data/nasbench201/nb201_tss_accuracies.csv --out runs/c10
+`;
+
+const HELP: Record<string, string> = {
+  sample: `usage: mod.ts sample --space nb201 (--n N --seed S [--replace] | --from FILE) --out archs.jsonl
+
+  --space nb201     search space (NAS-Bench-201 topology space, 15,625 cells)
+  --n N             draw N architectures uniformly at random (without replacement unless --replace)
+  --seed S          seed of the draw (default 0)
+  --replace         draw with replacement (the NASWOT random-search protocol)
+  --from FILE       one NB201 arch string or benchmark index per line (# comments allowed)
+  --out FILE        output JSONL: {"arch_str", "index", "space"} per line
+`,
+  build: `usage: mod.ts build --in archs.jsonl --out plans.jsonl [--dataset cifar10]
+
+  --in FILE         archs.jsonl from sample
+  --dataset NAME    cifar10 (3x32x32, 10 classes; default), cifar100, imagenet16 (3x16x16, 120 classes)
+  --out FILE        output JSONL: per arch params, macs (per image), layers, tensors, relu_units
+`,
+  score: `usage: mod.ts score --in plans.jsonl --proxy naswot --dataset cifar10 --data PATH|synthetic
+                    --batch 128 --seed S --out scores.csv [--relu-count paper|wrapper] [--shard i/n]
+
+  --in FILE         plans.jsonl (or archs.jsonl)
+  --proxy NAME      naswot (log|det K| of the Hamming kernel of binary ReLU codes; Mellor et al. 2021)
+  --dataset NAME    cifar10 | cifar100 | imagenet16: input shape and normalisation (default cifar10)
+  --data PATH       a CIFAR binary file (data_batch_*.bin, test_batch.bin, train.bin, test.bin), a folder
+                    holding them, the official cifar-*-binary.tar.gz, or "synthetic" (seeded Gaussian
+                    images; the default)
+  --split NAME      test (default) or train, for folders and archives
+  --batch B         minibatch size, shared by all candidates (default 128)
+  --seed S          seed of the minibatch choice and of every candidate's initialisation (default 0)
+  --relu-count M    paper (each ReLU once; default) or wrapper (conv-block ReLUs twice, as the authors' code)
+  --shard i/n       score only the i-th of n contiguous slices; 'merge' joins the shards in order
+  --quiet           no progress on stderr
+  --out FILE        output CSV: index,arch_str,proxy,dataset,batch,seed,score,n_units
+                    (rows are kept in FILE.partial while running: rerun the same command to resume)
+`,
+  rank: `usage: mod.ts rank --in scores.csv --out ranked.csv
+
+  Orders each (proxy, dataset, batch, seed) group by score, highest first, -inf last, ties by index;
+  adds rank (1..n) and rank_avg (ties share their mean rank).
+`,
+  evaluate: `usage: mod.ts evaluate --in ranked.csv --bench TABLE.csv --metric COLUMN --out eval.json
+
+  --bench FILE      benchmark table: CSV with index, arch_str and accuracy columns, e.g.
+                    ../shared/data/nasbench201/nb201_tss_accuracies.csv
+  --metric COLUMN   accuracy column (default cifar10valid_valid_200). NB201 keys: cifar10valid_* = trained
+                    on 25k training images (valid = the other 25k, test = the test set); cifar10_test_* =
+                    trained on all 50k, test accuracy; *_200 / *_12 = 200 / 12 training epochs
+  --topk LIST       top-k% retrieval percentages (default 1,5,10)
+  Writes Kendall tau-b, Spearman rho (ties handled), top-k% retrieval, the top-ranked arch's accuracy.
+`,
+  search: `usage: mod.ts search [flags]   (all stages into one folder; no flags = the embedded default)
+
+  --out DIR         run folder (default runs/search): archs.jsonl plans.jsonl scores.csv ranked.csv
+                    [eval.json] manifest.json metrics.jsonl
+  --n N / --from FILE / --replace / --space     as in 'sample' (default --n 10)
+  --proxy / --dataset / --data / --batch / --seed / --relu-count / --quiet   as in 'score'
+                    (default: naswot on a synthetic cifar10-shaped batch of 128, seed 0)
+  --bench FILE --metric COLUMN   evaluate against a benchmark table and print the chosen arch's accuracy
+`,
+  merge: `usage: mod.ts merge --in shard0.csv --in shard1.csv ... --out scores.csv
+
+  Concatenates shard score files in the order given (the order of i in --shard i/n); the result is byte
+  for byte the file one unsharded run writes.
+`,
+  device: `usage: mod.ts device
+
+  Prints the WebGPU adapter Deno finds and its limits. Force a backend with DENO_WEBGPU_BACKEND=vulkan|gl.
+`,
+};
+
+const FLAGS = {
+  space: { type: "string" },
+  n: { type: "string" },
+  seed: { type: "string" },
+  replace: { type: "boolean" },
+  from: { type: "string" },
+  in: { type: "string", multiple: true },
+  out: { type: "string" },
+  dataset: { type: "string" },
+  data: { type: "string" },
+  split: { type: "string" },
+  proxy: { type: "string" },
+  batch: { type: "string" },
+  "relu-count": { type: "string" },
+  shard: { type: "string" },
+  bench: { type: "string" },
+  metric: { type: "string" },
+  topk: { type: "string" },
+  quiet: { type: "boolean" },
+  help: { type: "boolean", short: "h" },
+} as const;
+
+const ALLOWED: Record<string, string[]> = {
+  sample: ["space", "n", "seed", "replace", "from", "out"],
+  build: ["in", "out", "dataset"],
+  score: ["in", "out", "proxy", "dataset", "data", "split", "batch", "seed", "relu-count", "shard", "quiet"],
+  rank: ["in", "out"],
+  evaluate: ["in", "out", "bench", "metric", "topk"],
+  search: [
+    "out",
+    "space",
+    "n",
+    "from",
+    "replace",
+    "seed",
+    "proxy",
+    "dataset",
+    "data",
+    "split",
+    "batch",
+    "relu-count",
+    "bench",
+    "metric",
+    "quiet",
+  ],
+  merge: ["in", "out"],
+  device: [],
+};
+
+type Values = {
+  [K in keyof typeof FLAGS]?: (typeof FLAGS)[K] extends { multiple: true } ? string[]
+    : (typeof FLAGS)[K] extends { type: "boolean" } ? boolean
+    : string;
+};
+
+function int(v: string | undefined, flag: string, def?: number): number {
+  if (v === undefined) {
+    if (def === undefined) throw new UsageError(`--${flag} is required`);
+    return def;
+  }
+  if (!/^-?\d+$/.test(v)) throw new UsageError(`--${flag}: expected an integer, got "${v}"`);
+  return Number(v);
+}
+
+function need(v: string | undefined, flag: string): string {
+  if (v === undefined || v === "") throw new UsageError(`--${flag} is required`);
+  return v;
+}
+
+function one(v: string[] | undefined, flag: string): string {
+  if (!v || v.length !== 1) throw new UsageError(`--${flag} is required once`);
+  return v[0]!;
+}
+
+function reluCount(v: string | undefined): ReluCount {
+  if (v === undefined || v === "paper" || v === "wrapper") return v ?? "paper";
+  throw new UsageError(`--relu-count: expected paper or wrapper, got "${v}"`);
+}
+
+function dirOf(path: string): string {
+  return path.includes("/") ? path.slice(0, path.lastIndexOf("/")) || "/" : ".";
+}
+
+async function manifest(
+  stage: string,
+  out: string,
+  argv: string[],
+  inputs: (string | undefined)[],
+  params: Record<string, unknown>,
+  seeds: Record<string, number> = {},
+) {
+  await writeManifest(dirOf(out), {
+    command: argv,
+    stage,
+    versions: { untrained: VERSION, deno: Deno.version.deno },
+    seeds,
+    inputs: inputs.filter((p): p is string => !!p && p !== "synthetic").map((path) => ({ path })),
+    params,
+  });
+}
+
+/** Runs one command line; returns the process exit code. */
+export async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  if (command === undefined || command === "help" || command === "--help" || command === "-h") {
+    console.log(MAIN_HELP);
+    return command === undefined ? 2 : 0;
+  }
+  if (command === "--version") {
+    console.log(VERSION);
+    return 0;
+  }
+  try {
+    if (!(command in ALLOWED)) throw new UsageError(`unknown command "${command}"; run 'mod.ts --help'`);
+    let values: Values;
+    try {
+      ({ values } = parseArgs({ args: rest, options: FLAGS, strict: true, allowPositionals: false }) as {
+        values: Values;
+      });
+    } catch (e) {
+      throw new UsageError(`${command}: ${(e as Error).message}`);
+    }
+    if (values.help) {
+      console.log(HELP[command]);
+      return 0;
+    }
+    for (const k of Object.keys(values)) {
+      if (k !== "help" && !ALLOWED[command]!.includes(k)) {
+        throw new UsageError(`${command} does not take --${k}; see '${command} --help'`);
+      }
+    }
+    const v = values;
+    switch (command) {
+      case "device": {
+        const gpu = await Gpu.open();
+        console.log(`adapter: ${gpu.describe()}`);
+        for (const [k, val] of Object.entries(gpu.limits())) console.log(`  ${k}: ${val}`);
+        gpu.dispose();
+        return 0;
+      }
+      case "sample": {
+        const out = need(v.out, "out");
+        const seed = int(v.seed, "seed", 0);
+        const n = v.n === undefined ? undefined : int(v.n, "n");
+        const recs = await runSample({
+          space: need(v.space, "space"),
+          n,
+          seed,
+          replace: v.replace,
+          from: v.from,
+          outPath: out,
+        });
+        await manifest(
+          "sample",
+          out,
+          argv,
+          [v.from],
+          { space: v.space, n: n ?? null, replace: !!v.replace },
+          { sample: seed },
+        );
+        console.error(`sample: ${recs.length} architectures -> ${out}`);
+        return 0;
+      }
+      case "build": {
+        const out = need(v.out, "out");
+        const inPath = one(v.in, "in");
+        const plans = await runBuild({ inPath, outPath: out, dataset: v.dataset ?? "cifar10" });
+        await manifest("build", out, argv, [inPath], { dataset: v.dataset ?? "cifar10" });
+        console.error(`build: ${plans.length} plans -> ${out}`);
+        return 0;
+      }
+      case "score": {
+        const out = need(v.out, "out");
+        const inPath = one(v.in, "in");
+        const o = {
+          inPath,
+          outPath: out,
+          proxy: v.proxy ?? "naswot",
+          dataset: v.dataset ?? "cifar10",
+          data: v.data ?? "synthetic",
+          split: (v.split ?? "test") as "train" | "test",
+          batch: int(v.batch, "batch", 128),
+          seed: int(v.seed, "seed", 0),
+          reluCount: reluCount(v["relu-count"]),
+          shard: v.shard === undefined ? undefined : parseShard(v.shard),
+          quiet: v.quiet,
+        };
+        if (o.split !== "train" && o.split !== "test") {
+          throw new UsageError(`--split: expected train or test, got "${o.split}"`);
+        }
+        const rows = await runScore(o);
+        await manifest("score" + (o.shard ? `.${o.shard.index}of${o.shard.count}` : ""), out, argv, [
+          inPath,
+          o.data,
+        ], {
+          proxy: o.proxy,
+          dataset: o.dataset,
+          data: o.data,
+          split: o.split,
+          batch: o.batch,
+          relu_count: o.reluCount,
+          shard: v.shard ?? null,
+        }, { minibatch: o.seed, init: o.seed });
+        console.error(`score: ${rows.length} rows -> ${out}`);
+        return 0;
+      }
+      case "rank": {
+        const out = need(v.out, "out");
+        const inPath = one(v.in, "in");
+        const rows = await runRank({ inPath, outPath: out });
+        await manifest("rank", out, argv, [inPath], {});
+        console.error(`rank: ${rows.length} rows -> ${out}`);
+        return 0;
+      }
+      case "evaluate": {
+        const out = need(v.out, "out");
+        const inPath = one(v.in, "in");
+        const topk = v.topk === undefined ? undefined : v.topk.split(",").map((s) => {
+          const x = Number(s);
+          if (!(x > 0 && x <= 100)) {
+            throw new UsageError(`--topk: expected percentages in (0, 100], got "${s}"`);
+          }
+          return x;
+        });
+        const metric = v.metric ?? "cifar10valid_valid_200";
+        const report = await runEvaluate({
+          inPath,
+          benchPath: need(v.bench, "bench"),
+          metric,
+          outPath: out,
+          topk,
+        });
+        await manifest("evaluate", out, argv, [inPath, v.bench], { metric, topk: topk ?? null });
+        console.log(formatEvalSummary(report.groups).trimEnd());
+        return 0;
+      }
+      case "merge": {
+        const out = need(v.out, "out");
+        const rows = await runMerge(v.in ?? [], out);
+        console.error(`merge: ${rows} rows from ${v.in!.length} shards -> ${out}`);
+        return 0;
+      }
+      case "search": {
+        const r = await runSearch({
+          out: v.out ?? "runs/search",
+          space: v.space ?? "nb201",
+          n: v.n === undefined ? undefined : int(v.n, "n"),
+          from: v.from,
+          replace: v.replace,
+          seed: int(v.seed, "seed", 0),
+          proxy: v.proxy ?? "naswot",
+          dataset: v.dataset ?? "cifar10",
+          data: v.data ?? "synthetic",
+          batch: int(v.batch, "batch", 128),
+          reluCount: reluCount(v["relu-count"]),
+          bench: v.bench,
+          metric: v.metric ?? "cifar10valid_valid_200",
+          quiet: v.quiet,
+          command: argv,
+        });
+        console.log(`chosen: #${r.index} ${r.arch_str}`);
+        console.log(`score:  ${r.score}`);
+        if (r.accuracy !== undefined) {
+          console.log(`${v.metric ?? "cifar10valid_valid_200"}: ${r.accuracy ?? "n/a"}`);
+        }
+        if (r.summary) console.log(r.summary.trimEnd());
+        console.log(`files:  ${v.out ?? "runs/search"}/`);
+        return 0;
+      }
+    }
+    return 2;
+  } catch (e) {
+    if (
+      e instanceof UsageError || e instanceof NoAdapterError || e instanceof DatasetError ||
+      e instanceof ArchParseError
+    ) {
+      console.error(`error: ${e.message}`);
+      return 2;
+    }
+    if (e instanceof GpuKernelError) {
+      console.error(`error: GPU: ${e.message}`);
+      return 1;
+    }
+    throw e;
+  }
+}

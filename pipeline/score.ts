@@ -1,0 +1,253 @@
+/**
+ * Stage 3, score: every architecture scored by a proxy on one minibatch shared by all candidates, each
+ * candidate with its own seeded initialisation. Rows are appended to `<out>.partial` as they are scored, so
+ * a killed run resumes where it stopped; the finished file is written atomically in input order and the
+ * partial file removed. `--shard i/n` scores a contiguous slice, so shards concatenated in order equal one
+ * unsharded run byte for byte.
+ * @module
+ */
+
+import { Gpu } from "../shaders/gpu.ts";
+import { naswot } from "../proxies/naswot.ts";
+import { parseArch } from "../spaces/nb201.ts";
+import { lowerNb201 } from "../spaces/nb201_network.ts";
+import type { ReluCount } from "../spaces/plan.ts";
+import { loadBatch } from "../datasets/minibatch.ts";
+import type { DatasetName, ImageBatch } from "../datasets/types.ts";
+import { DataError, UsageError } from "./_errors.ts";
+import { appendMetrics, parseCsv, readJsonl, toCsv, writeFileAtomic } from "./_io.ts";
+import { Progress } from "./_progress.ts";
+import { SCORE_COLUMNS, type ScoreRow, scoreRowFromCsv, scoreRowToCsv } from "./_schema.ts";
+import { datasetShape } from "./build.ts";
+import { type ArchRecord, checkSpace } from "./sample.ts";
+import { checkArchRecords } from "./build.ts";
+
+/** Proxies the score stage knows. */
+export const PROXIES = ["naswot"] as const;
+
+/** A shard: this process scores slice `index` of `count` contiguous slices. */
+export interface Shard {
+  index: number;
+  count: number;
+}
+
+/** Parses `i/n` (0 <= i < n). */
+export function parseShard(text: string): Shard {
+  const m = /^(\d+)\/(\d+)$/.exec(text.trim());
+  const index = m ? Number(m[1]) : NaN;
+  const count = m ? Number(m[2]) : NaN;
+  if (!m || count < 1 || index >= count) {
+    throw new UsageError(`--shard: expected i/n with 0 <= i < n (e.g. 0/4), got "${text}"`);
+  }
+  return { index, count };
+}
+
+/** The contiguous slice [start, end) of `length` items that shard i of n scores. */
+export function shardRange(length: number, shard: Shard): [number, number] {
+  return [
+    Math.floor((shard.index * length) / shard.count),
+    Math.floor(((shard.index + 1) * length) / shard.count),
+  ];
+}
+
+/** Options of the score stage. */
+export interface ScoreOptions {
+  inPath: string;
+  outPath: string;
+  proxy: string;
+  /** Dataset whose shape, head and normalisation are used. */
+  dataset: string;
+  /** Path of the image file(s), or "synthetic". */
+  data: string;
+  batch: number;
+  seed: number;
+  split?: "train" | "test";
+  reluCount?: ReluCount;
+  shard?: Shard;
+  quiet?: boolean;
+  /** Where per-arch timings go (default: metrics.jsonl beside the output). */
+  metricsPath?: string;
+  /** An open GPU to use (the caller keeps ownership); opened and closed here otherwise. */
+  gpu?: Gpu;
+}
+
+/** The `dataset` column: the dataset name, prefixed with `synthetic-` for a synthetic minibatch. */
+export function datasetLabel(dataset: string, data: string): string {
+  return data === "synthetic" ? `synthetic-${dataset}` : dataset;
+}
+
+/** Loads the shared minibatch (file or synthetic) for a dataset. */
+export async function loadScoringBatch(
+  o: Pick<ScoreOptions, "dataset" | "data" | "batch" | "seed" | "split">,
+): Promise<ImageBatch> {
+  const { input, classes } = datasetShape(o.dataset);
+  if (!Number.isInteger(o.batch) || o.batch < 2) {
+    throw new UsageError(`--batch must be an integer >= 2, got ${o.batch}`);
+  }
+  if (o.data === "synthetic") {
+    const { syntheticBatch } = await import("../datasets/minibatch.ts");
+    return syntheticBatch({ batch: o.batch, c: input.c, h: input.h, w: input.w, classes, seed: o.seed });
+  }
+  try {
+    return await loadBatch({
+      dataset: o.dataset as DatasetName,
+      path: o.data,
+      batch: o.batch,
+      seed: o.seed,
+      split: o.split ?? "test",
+      classes: o.dataset === "imagenet16" ? undefined : classes,
+    });
+  } catch (e) {
+    if (e instanceof Error && !(e instanceof UsageError) && e.name !== "Error") {
+      throw new UsageError(e.message);
+    }
+    throw e;
+  }
+}
+
+/** Reads the rows of a partial scores file, dropping a torn last line; checks they belong to this run. */
+async function readPartial(
+  path: string,
+  expect: Omit<ScoreRow, "index" | "arch_str" | "score" | "n_units">,
+): Promise<ScoreRow[]> {
+  let text: string;
+  try {
+    text = await Deno.readTextFile(path);
+  } catch {
+    return [];
+  }
+  const end = text.lastIndexOf("\n");
+  text = end < 0 ? "" : text.slice(0, end + 1);
+  if (text === "") return [];
+  const table = parseCsv(path, text, SCORE_COLUMNS);
+  return table.rows.map((r, i) => {
+    const row = scoreRowFromCsv(r, `${path}:${table.lines[i]}`);
+    for (const k of ["proxy", "dataset", "batch", "seed"] as const) {
+      if (row[k] !== expect[k]) {
+        throw new UsageError(
+          `${path} holds rows of another run (${k} ${row[k]} != ${
+            expect[k]
+          }); delete it or pick another --out`,
+        );
+      }
+    }
+    return row;
+  });
+}
+
+/** Reads archs.jsonl or plans.jsonl records. */
+export async function readArchInput(path: string): Promise<ArchRecord[]> {
+  const rows = await readJsonl(path);
+  if (rows.length === 0) throw new UsageError(`${path}: no architectures`);
+  return checkArchRecords(path, rows);
+}
+
+/** Runs the score stage; returns the rows of this shard in input order. */
+export async function runScore(o: ScoreOptions): Promise<ScoreRow[]> {
+  if (!(PROXIES as readonly string[]).includes(o.proxy)) {
+    throw new UsageError(`--proxy: unknown proxy "${o.proxy}"; known: ${PROXIES.join(", ")}`);
+  }
+  const { input } = datasetShape(o.dataset);
+  const all = await readArchInput(o.inPath);
+  for (const r of all) checkSpace(r.space);
+  const [start, end] = shardRange(all.length, o.shard ?? { index: 0, count: 1 });
+  const records = all.slice(start, end);
+  const dir = o.outPath.includes("/") ? o.outPath.slice(0, o.outPath.lastIndexOf("/")) || "/" : ".";
+  try {
+    if (!(await Deno.stat(dir)).isDirectory) throw new Error();
+  } catch {
+    throw new UsageError(`--out ${o.outPath}: folder ${dir} does not exist`);
+  }
+  const batch = await loadScoringBatch(o);
+  const key = { proxy: o.proxy, dataset: datasetLabel(o.dataset, o.data), batch: o.batch, seed: o.seed };
+  const partialPath = `${o.outPath}.partial`;
+  const done = new Map<string, ScoreRow>();
+  for (const row of await readPartial(partialPath, key)) done.set(row.arch_str, row);
+  if (done.size === 0) await Deno.writeTextFile(partialPath, toCsv(SCORE_COLUMNS, []));
+
+  const todo = [...new Set(records.map((r) => r.arch_str))].filter((a) => !done.has(a));
+  const metricsPath = o.metricsPath ?? `${dir}/metrics.jsonl`;
+  if (todo.length > 0) {
+    const gpu = o.gpu ?? await Gpu.open();
+    const xb = gpu.upload(batch.data, "score.batch");
+    const progress = new Progress(todo.length, { label: "score", quiet: o.quiet });
+    const byArch = new Map(records.map((r) => [r.arch_str, r]));
+    const t0 = performance.now();
+    try {
+      for (const archStr of todo) {
+        const rec = byArch.get(archStr)!;
+        const plan = lowerNb201(parseArch(archStr), { input, classes: 1, reluCount: o.reluCount ?? "paper" });
+        const ta = performance.now();
+        const r = await naswot(gpu, plan, xb, o.batch, o.seed);
+        const row: ScoreRow = {
+          index: rec.index,
+          arch_str: archStr,
+          ...key,
+          score: r.score,
+          n_units: r.units,
+        };
+        await Deno.writeTextFile(partialPath, csvLine(row), { append: true });
+        done.set(archStr, row);
+        await appendMetrics(metricsPath, {
+          stage: "score",
+          index: rec.index,
+          seconds: round((performance.now() - ta) / 1000),
+          logdet_gpu: round(r.logdetGpu),
+        });
+        progress.tick();
+      }
+      progress.finish();
+      await appendMetrics(metricsPath, {
+        stage: "score",
+        archs: todo.length,
+        seconds: round((performance.now() - t0) / 1000),
+        compile_seconds: round(gpu.compileSeconds),
+        device: gpu.describe(),
+      });
+    } finally {
+      xb.destroy();
+      if (!o.gpu) gpu.dispose();
+    }
+  }
+  const rows = records.map((r) => done.get(r.arch_str)!).map((row, i) => ({
+    ...row,
+    index: records[i]!.index,
+  }));
+  await writeFileAtomic(o.outPath, toCsv(SCORE_COLUMNS, rows.map(scoreRowToCsv)));
+  await Deno.remove(partialPath).catch(() => {});
+  return rows;
+}
+
+function csvLine(row: ScoreRow): string {
+  const text = toCsv(SCORE_COLUMNS, [scoreRowToCsv(row)]);
+  return text.slice(text.indexOf("\n") + 1);
+}
+
+function round(x: number): number {
+  return Math.round(x * 1e6) / 1e6;
+}
+
+/** Joins shard score files in shard order (headers checked) into one file, byte-identical to an unsharded run. */
+export async function runMerge(inPaths: string[], outPath: string): Promise<number> {
+  if (inPaths.length === 0) throw new UsageError("merge needs at least one --in file");
+  const parts: string[] = [];
+  let header: string | null = null;
+  for (const p of inPaths) {
+    let text: string;
+    try {
+      text = await Deno.readTextFile(p);
+    } catch {
+      throw new UsageError(`merge: cannot read ${p}`);
+    }
+    const nl = text.indexOf("\n");
+    if (nl < 0) throw new DataError(`${p}:1: not a scores file (no header line)`);
+    const h = text.slice(0, nl);
+    if (header === null) header = h;
+    else if (h !== header) throw new DataError(`${p}:1: header differs from ${inPaths[0]}`);
+    parseCsv(p, text, SCORE_COLUMNS);
+    parts.push(text.slice(nl + 1));
+  }
+  const body = parts.join("");
+  await writeFileAtomic(outPath, `${header}\n${body}`);
+  return body.split("\n").filter((l) => l !== "").length;
+}

@@ -21,7 +21,14 @@ import {
   type NodeTerm,
   type TermBuffers,
 } from "../shaders/node.ts";
-import { bnKernels, headKernels, logdetKernel, popcountKernel } from "../shaders/kernels.ts";
+import {
+  bnKernels,
+  encodePopcount,
+  headKernels,
+  logdetKernel,
+  POPCOUNT_ROWS,
+  popcountKernel,
+} from "../shaders/kernels.ts";
 import type { NetworkPlan, PlanTensor, Shape3 } from "../spaces/plan.ts";
 import type { Params } from "../spaces/init.ts";
 
@@ -197,12 +204,8 @@ export async function runForward(
         src = out;
       }
       if ((term.op === "conv" || term.op === "identity") && term.bn) {
-        const stats = encodeBnStats(gpu, rec, src, n, t.shape, scratch);
-        termBuffers.push({
-          src,
-          stats,
-          affine: affine(term.params.bnWeight, term.params.bnBias, term.params.bnWeight!),
-        });
+        const af = affine(term.params.bnWeight, term.params.bnBias, term.params.bnWeight!);
+        termBuffers.push({ src, stats: encodeBnStats(gpu, rec, src, af, n, t.shape, scratch) });
       } else termBuffers.push({ src });
     });
     const pack = !!opts.naswot && t.reluUses > 0;
@@ -212,14 +215,13 @@ export async function runForward(
     held.push(out);
     buffers.set(t.id, out);
     const words = codeWords(t.shape.c, t.shape.h, t.shape.w);
-    const codes = pack ? gpu.acquire(n * words * 4, "codes") : null;
+    const codes = pack
+      ? gpu.acquire(Math.ceil(n / POPCOUNT_ROWS) * POPCOUNT_ROWS * words * 4, "codes")
+      : null;
     encodeNode(rec, gpu.compiled(kernel)!, spec, groups, out, codes, termBuffers);
     if (codes && ham) {
       const pk = popcountKernel(n, words);
-      rec.dispatch(gpu.compiled(pk)!, [codes, ham, gpu.blockIndex(t.reluUses)], [
-        Math.ceil(n / 64),
-        Math.ceil(n / 8),
-      ]);
+      encodePopcount(gpu, rec, gpu.compiled(pk)!, n, words, codes, ham, t.reluUses);
       units += t.reluUses * t.shape.c * t.shape.h * t.shape.w;
       gpu.release(codes);
     }
@@ -303,20 +305,21 @@ export async function runForward(
   return result;
 }
 
-/** Records the two batch-norm statistics passes over `src`; returns the (mean, invstd) buffer. */
+/** Records the two batch-norm statistics passes over `src`; returns the (mean, invstd*gamma, beta) buffer. */
 function encodeBnStats(
   gpu: Gpu,
   rec: Recorder,
   src: Binding,
+  affine: Binding,
   n: number,
   s: Shape3,
   scratch: PooledBuffer[],
 ): PooledBuffer {
   const [partial, finalize] = bnKernels(n, s.c, s.h * s.w);
   const part = gpu.acquire(n * s.c * 8, "bn.part");
-  const stats = gpu.acquire(s.c * 8, "bn.stats");
+  const stats = gpu.acquire(s.c * 16, "bn.stats");
   scratch.push(part, stats);
   rec.dispatch(gpu.compiled(partial!)!, [src, part], [Math.ceil((n * s.c) / 64)]);
-  rec.dispatch(gpu.compiled(finalize!)!, [null, part, stats], [Math.ceil(s.c / 64)]);
+  rec.dispatch(gpu.compiled(finalize!)!, [null, part, stats, affine], [Math.ceil(s.c / 64)]);
   return stats;
 }

@@ -5,12 +5,19 @@
 // Bindings:
 //   0 x     : array<f32>        [N][C][HW], row-major
 //   1 part  : array<vec2<f32>>  [C][N]: (block mean, block sum of squared deviations)
-//   2 stats : array<vec2<f32>>  [C]: (mean, 1 / sqrt(var + EPS))
-// Dispatch: `partial` x = ceil(N*C/64); `finalize` x = ceil(C/64).
+//   2 stats : array<vec4<f32>>  [C]: (mean, gamma / sqrt(var + EPS), beta, 0), so that the node kernel
+//                               normalises as (x - mean) * stats.y + stats.z
+//   3 affine: array<f32>        [2][C]: gamma then beta
+// Dispatch: `partial` x = ceil(N*C/64); `finalize` x = ceil(C/64). VEC4 (HW a multiple of 4) reads x as vec4s.
 
+#if ${VEC4}
+@group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
+#else
 @group(0) @binding(0) var<storage, read> x: array<f32>;
+#endif
 @group(0) @binding(1) var<storage, read_write> part: array<vec2<f32>>;
-@group(0) @binding(2) var<storage, read_write> stats: array<vec2<f32>>;
+@group(0) @binding(2) var<storage, read_write> stats: array<vec4<f32>>;
+@group(0) @binding(3) var<storage, read> affine: array<f32>;
 
 override N: u32;
 override C: u32;
@@ -22,6 +29,21 @@ fn partial(@builtin(global_invocation_id) gid: vec3<u32>) {
   // No early return (see conv2d.wgsl): clamp the index and skip only the store.
   let live = gid.x < N * C;
   let i = min(gid.x, N * C - 1u);
+#if ${VEC4}
+  // HW is a multiple of 4: the block is HW/4 vec4s.
+  let base = i * HW / 4u;
+  var s4 = vec4<f32>(0.0);
+  for (var p = 0u; p < HW / 4u; p++) {
+    s4 += x[base + p];
+  }
+  let m = (s4.x + s4.y + s4.z + s4.w) / f32(HW);
+  var q4 = vec4<f32>(0.0);
+  for (var p = 0u; p < HW / 4u; p++) {
+    let d = x[base + p] - vec4<f32>(m);
+    q4 += d * d;
+  }
+  let q = q4.x + q4.y + q4.z + q4.w;
+#else
   let base = i * HW;
   var s = 0.0;
   for (var p = 0u; p < HW; p++) {
@@ -33,6 +55,7 @@ fn partial(@builtin(global_invocation_id) gid: vec3<u32>) {
     let d = x[base + p] - m;
     q += d * d;
   }
+#endif
   let n = i / C;
   let c = i % C;
   if (live) {
@@ -57,6 +80,6 @@ fn finalize(@builtin(global_invocation_id) gid: vec3<u32>) {
   }
   let v = max(m2 / f32(N * HW), 0.0);
   if (live) {
-    stats[c] = vec2<f32>(mean, inverseSqrt(v + EPS));
+    stats[c] = vec4<f32>(mean, inverseSqrt(v + EPS) * affine[c], affine[C + c], 0.0);
   }
 }

@@ -52,9 +52,9 @@ const REQUIRED_LIMITS = {
 } as const;
 
 /** Usage flags of pooled storage buffers. */
-const STORAGE = 0x80 | 0x04 | 0x08; // STORAGE | COPY_SRC | COPY_DST
+const STORAGE = 0x80 | 0x04 | 0x08 | 0x40; // STORAGE | COPY_SRC | COPY_DST | UNIFORM (ranges bound as uniforms)
 /** Usage flags of uploaded constant buffers: storage or uniform. */
-const UPLOAD = STORAGE | 0x40; // | UNIFORM
+const UPLOAD = STORAGE;
 
 /** A pooled GPU buffer handle with its byte size. */
 export interface PooledBuffer {

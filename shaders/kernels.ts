@@ -4,24 +4,93 @@
  * @module
  */
 
-import type { Kernel } from "./gpu.ts";
+import type { Binding, Gpu, Kernel, PooledBuffer, Recorder } from "./gpu.ts";
+import { renderWgsl } from "./_template.ts";
 import bnStats from "./bn_stats.wgsl" with { type: "text" };
 import popcount from "./popcount.wgsl" with { type: "text" };
 import logdet from "./logdet.wgsl" with { type: "text" };
 import head from "./head.wgsl" with { type: "text" };
 
-/** Batch-norm statistics: [partial (x, part), finalize (-, part, stats)]. */
+/** Batch-norm statistics: [partial (x, part), finalize (-, part, stats, affine)]. */
 export function bnKernels(n: number, c: number, hw: number): [Kernel, Kernel] {
   const constants = { N: n, C: c, HW: hw };
+  const vec4 = hw % 4 === 0;
+  const code = renderWgsl(bnStats, { VEC4: vec4 });
   return [
-    { name: "bn_stats.partial", code: bnStats, entry: "partial", constants },
-    { name: "bn_stats.finalize", code: bnStats, entry: "finalize", constants },
+    { name: `bn_stats.partial${vec4 ? "4" : ""}`, code, entry: "partial", constants },
+    { name: `bn_stats.finalize${vec4 ? "4" : ""}`, code, entry: "finalize", constants },
   ];
 }
 
-/** Weighted Hamming accumulation over packed codes of `words` u32 per image. Dispatch [ceil(n/64), ceil(n/8)]. */
+/** Rows of the Hamming matrix each popcount invocation handles. */
+export const POPCOUNT_ROWS = 16;
+
+/** True when the popcount kernel reads codes as vec4s and its row block from a uniform buffer range. */
+export function popcountVec4(words: number): boolean {
+  return words % 4 === 0 && POPCOUNT_ROWS * words * 4 <= 65536;
+}
+
+/**
+ * Weighted Hamming accumulation over packed codes of `words` u32 per image; record it with
+ * `encodePopcount`.
+ */
 export function popcountKernel(n: number, words: number): Kernel {
-  return { name: "popcount", code: popcount, constants: { N: n, WORDS: words } };
+  const vec4 = popcountVec4(words);
+  const ti = POPCOUNT_ROWS;
+  const decl: string[] = [];
+  const body: string[] = [];
+  const store: string[] = [];
+  for (let t = 0; t < ti; t++) {
+    decl.push(`  var h${t} = 0u;`);
+    if (vec4) {
+      body.push(`    { let d = countOneBits(rows[${t}u * len + w] ^ cj); h${t} += d.x + d.y + d.z + d.w; }`);
+    } else {
+      decl.push(`  let r${t} = min(i0 + ${t}u, N - 1u) * len;`);
+      body.push(`    h${t} += countOneBits(codes[r${t} + w] ^ cj);`);
+    }
+    store.push(`    if (i0 + ${t}u < N) { ham[(i0 + ${t}u) * N + j] += blk.x * h${t}; }`);
+  }
+  const code = renderWgsl(popcount, {
+    VEC4: vec4,
+    TI: ti,
+    ROWLEN: (ti * words) / 4,
+    DECL: decl.join("\n"),
+    BODY: body.join("\n"),
+    STORE: store.join("\n"),
+  });
+  return { name: `popcount${vec4 ? "4" : ""}`, code, constants: { N: n, WORDS: words } };
+}
+
+/**
+ * Records ham += weight * Hamming(codes) for n images of `words` words. `codes` must allow uniform use
+ * (pooled buffers do) and hold whole row blocks (n rounded up to POPCOUNT_ROWS images).
+ */
+export function encodePopcount(
+  gpu: Gpu,
+  rec: Recorder,
+  pipeline: GPUComputePipeline,
+  n: number,
+  words: number,
+  codes: PooledBuffer,
+  ham: Binding,
+  weight: number,
+): void {
+  if (!popcountVec4(words)) {
+    rec.dispatch(pipeline, [codes, ham, rec.uniform(new Uint32Array([weight, 0, 0, 0]))], [
+      Math.ceil(n / 64),
+      Math.ceil(n / POPCOUNT_ROWS),
+    ]);
+    return;
+  }
+  const bytes = POPCOUNT_ROWS * words * 4;
+  if (codes.size < Math.ceil(n / POPCOUNT_ROWS) * bytes) {
+    throw new RangeError("encodePopcount: codes buffer too small");
+  }
+  for (let i0 = 0; i0 < n; i0 += POPCOUNT_ROWS) {
+    const params = rec.uniform(new Uint32Array([weight, i0, 0, 0]));
+    const rows = { buffer: codes.buffer, offset: (i0 / POPCOUNT_ROWS) * bytes, size: bytes };
+    rec.dispatch(pipeline, [codes, ham, params, rows], [Math.ceil(n / 64)]);
+  }
 }
 
 /** log|det(N_A - ham)| by f32 Cholesky. Dispatch [1]. */

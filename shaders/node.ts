@@ -7,6 +7,7 @@
 import type { Binding, Kernel, Recorder } from "./gpu.ts";
 import { renderWgsl } from "./_template.ts";
 import template from "./node.wgsl" with { type: "text" };
+import vec4Template from "./node_vec4.wgsl" with { type: "text" };
 
 /** One term of a node sum. `pool2` reads a source of size sh x sw (output = floor(sh/2) x floor(sw/2)). */
 export type NodeTerm =
@@ -31,8 +32,15 @@ export function codeWords(c: number, h: number, w: number): number {
   return Math.ceil((c * h * w) / 32);
 }
 
-/** The kernel and dispatch size of a node. Pure. */
+/** True when the vec4 path applies: whole code words inside one channel, rows of whole vec4s. */
+export function nodeVec4(spec: NodeSpec): boolean {
+  return (spec.h * spec.w) % 32 === 0 && spec.w % 4 === 0 &&
+    spec.terms.every((t) => t.kind !== "pool2" || t.sw % 4 === 0);
+}
+
+/** The kernel and dispatch size of a node (the vec4 path when `nodeVec4`). Pure. */
 export function nodeKernel(spec: NodeSpec): { kernel: Kernel; groups: [number] } {
+  if (nodeVec4(spec)) return nodeKernelVec4(spec);
   const bindings: string[] = [];
   const overrides: string[] = [];
   const terms: string[] = [];
@@ -41,11 +49,8 @@ export function nodeKernel(spec: NodeSpec): { kernel: Kernel; groups: [number] }
     bindings.push(`@group(0) @binding(${slot++}) var<storage, read> src${t}: array<f32>;`);
     switch (term.kind) {
       case "bn":
-        bindings.push(`@group(0) @binding(${slot++}) var<storage, read> stats${t}: array<vec2<f32>>;`);
-        bindings.push(`@group(0) @binding(${slot++}) var<storage, read> affine${t}: array<f32>;`);
-        terms.push(
-          `    { let st = stats${t}[c]; v += (src${t}[o] - st.x) * st.y * affine${t}[c] + affine${t}[C + c]; }`,
-        );
+        bindings.push(`@group(0) @binding(${slot++}) var<storage, read> stats${t}: array<vec4<f32>>;`);
+        terms.push(`    { let st = stats${t}[c]; v += (src${t}[o] - st.x) * st.y + st.z; }`);
         break;
       case "raw":
         terms.push(`    v += src${t}[o];`);
@@ -108,11 +113,10 @@ export function nodeKernel(spec: NodeSpec): { kernel: Kernel; groups: [number] }
   return { kernel: { name, code, constants }, groups: [Math.ceil((spec.n * words) / 64)] };
 }
 
-/** Sources of one term: the tensor, plus (mean, invstd) stats and [gamma; beta] for bn terms. */
+/** Sources of one term: the tensor, plus the (mean, invstd*gamma, beta, 0) statistics for bn terms. */
 export interface TermBuffers {
   src: Binding;
   stats?: Binding;
-  affine?: Binding;
 }
 
 /** Records a node dispatch; `codes` is required when the spec packs. */
@@ -134,9 +138,87 @@ export function encodeNode(
     const tb = terms[i]!;
     b.push(tb.src);
     if (t.kind === "bn") {
-      if (!tb.stats || !tb.affine) throw new Error(`encodeNode: bn term ${i} needs stats and affine buffers`);
-      b.push(tb.stats, tb.affine);
+      if (!tb.stats) throw new Error(`encodeNode: bn term ${i} needs its statistics buffer`);
+      b.push(tb.stats);
     }
   });
   rec.dispatch(pipeline, b, groups);
+}
+
+function nodeKernelVec4(spec: NodeSpec): { kernel: Kernel; groups: [number] } {
+  const bindings: string[] = [];
+  const overrides: string[] = [];
+  const setup: string[] = [];
+  const terms: string[] = [];
+  const constants: Record<string, number> = { N: spec.n, C: spec.c, H: spec.h, W: spec.w };
+  let slot = spec.pack ? 2 : 1;
+  spec.terms.forEach((term, t) => {
+    bindings.push(`@group(0) @binding(${slot++}) var<storage, read> src${t}: array<vec4<f32>>;`);
+    switch (term.kind) {
+      case "bn":
+        bindings.push(`@group(0) @binding(${slot++}) var<storage, read> stats${t}: array<vec4<f32>>;`);
+        setup.push(`  let st${t} = stats${t}[c];`);
+        terms.push(`    v += (src${t}[o4] - st${t}.x) * st${t}.y + st${t}.z;`);
+        break;
+      case "raw":
+        terms.push(`    v += src${t}[o4];`);
+        break;
+      case "relu":
+        terms.push(`    v += max(src${t}[o4], vec4<f32>(0.0));`);
+        break;
+      case "pool3": {
+        // Rows y-1..y+1 (clamped, masked); in each the vec4 at x and the neighbours x-1 and x+4.
+        const lines = [`    {`, `      var s = vec4<f32>(0.0);`, `      var cy = 0.0;`];
+        for (let dy = -1; dy <= 1; dy++) {
+          lines.push(
+            `      {`,
+            `        let yy = i32(y) + ${dy};`,
+            `        let ok = yy >= 0 && yy < i32(H);`,
+            `        let rb = cb + u32(clamp(yy, 0, i32(H) - 1)) * W;`,
+            `        let r = src${t}[(rb + x) / 4u];`,
+            `        let l = select(0.0, src${t}[(rb + max(x, 4u) - 4u) / 4u].w, x > 0u);`,
+            `        let rr = select(0.0, src${t}[(rb + min(x + 4u, W - 4u)) / 4u].x, x + 4u < W);`,
+            `        let h3 = vec4<f32>(l + r.x + r.y, r.x + r.y + r.z, r.y + r.z + r.w, r.z + r.w + rr);`,
+            `        s += select(vec4<f32>(0.0), h3, ok);`,
+            `        cy += select(0.0, 1.0, ok);`,
+            `      }`,
+          );
+        }
+        lines.push(
+          `      let cx = vec4<f32>(select(3.0, 2.0, x == 0u), 3.0, 3.0, select(3.0, 2.0, x + 4u >= W));`,
+          `      v += s / (cx * cy);`,
+          `    }`,
+        );
+        terms.push(lines.join("\n"));
+        break;
+      }
+      case "pool2":
+        overrides.push(`override SH${t}: u32;`, `override SW${t}: u32;`);
+        constants[`SH${t}`] = term.sh;
+        constants[`SW${t}`] = term.sw;
+        terms.push(
+          [
+            `    {`,
+            `      let sb = ((n * C + c) * SH${t} * SW${t} + (2u * y) * SW${t} + 2u * x) / 4u;`,
+            `      let a = src${t}[sb];`,
+            `      let b = src${t}[sb + 1u];`,
+            `      let d = src${t}[sb + SW${t} / 4u];`,
+            `      let e = src${t}[sb + SW${t} / 4u + 1u];`,
+            `      v += 0.25 * vec4<f32>(a.x + a.y + d.x + d.y, a.z + a.w + d.z + d.w, b.x + b.y + e.x + e.y, b.z + b.w + e.z + e.w);`,
+            `    }`,
+          ].join("\n"),
+        );
+        break;
+    }
+  });
+  const code = renderWgsl(vec4Template, {
+    PACK: spec.pack,
+    BINDINGS: bindings.join("\n"),
+    OVERRIDES: overrides.join("\n"),
+    SETUP: setup.join("\n"),
+    TERMS: terms.join("\n"),
+  });
+  const name = `node4_${spec.terms.map((t) => t.kind).join("_") || "zero"}${spec.pack ? "_pack" : ""}`;
+  const words = (spec.c * spec.h * spec.w) / 32;
+  return { kernel: { name, code, constants }, groups: [Math.ceil((spec.n * words) / 64)] };
 }

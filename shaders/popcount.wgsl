@@ -5,54 +5,49 @@
 // the tensor (blk.x). The kernel K = N_A - ham is formed later; K itself is never rounded.
 //
 // Bindings:
-//   0 codes : array<u32>  [N][WORDS]
+//   0 codes : array<u32> [N][WORDS], or array<vec4<u32>> [N][WORDS/4] when VEC4 (WORDS a multiple of 4)
 //   1 ham   : array<u32>  [N][N], accumulated in place
-//   2 blk   : vec4<u32>   .x = WEIGHT
-// Blocking: invocation j (lanes differ in j) handles rows i0..i0+TI-1 (the same for the whole workgroup, so
-// their code words are broadcast loads). Dispatch: x = ceil(N/64), y = ceil(N/TI).
+//   2 blk   : vec4<u32>   .x = WEIGHT, .y = i0 (first row of this dispatch)
+//   3 rows  : (VEC4 only) the codes of rows i0..i0+TI-1 again, as a uniform buffer range: llvmpipe reads
+//             uniform buffers at a workgroup-uniform address as one broadcast load (storage buffers not)
+// Blocking: invocation j (lanes differ in j) handles rows i0..i0+TI-1, the same for the whole workgroup, so
+// their code words are broadcast loads; only code_j is a per-invocation load, shared by TI popcounts.
+// Dispatch: x = ceil(N/64), y = ceil(N/TI); with VEC4 one dispatch per row block (y = 1, blk.y = i0).
 
+#if ${VEC4}
+@group(0) @binding(0) var<storage, read> codes: array<vec4<u32>>;
+@group(0) @binding(3) var<uniform> rows: array<vec4<u32>, ${ROWLEN}>;
+#else
 @group(0) @binding(0) var<storage, read> codes: array<u32>;
+#endif
 @group(0) @binding(1) var<storage, read_write> ham: array<u32>;
 @group(0) @binding(2) var<uniform> blk: vec4<u32>;
 
 override N: u32;
 override WORDS: u32;
-const TI: u32 = 8u;
+const TI: u32 = ${TI}u;
 
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>) {
   let live = gid.x < N;
   let j = min(gid.x, N - 1u);
+#if ${VEC4}
+  let i0 = blk.y;
+#else
   let i0 = wid.y * TI;
-  var acc: array<u32, TI>;
-  var h0 = 0u; var h1 = 0u; var h2 = 0u; var h3 = 0u; var h4 = 0u; var h5 = 0u; var h6 = 0u; var h7 = 0u;
-  let r0 = min(i0 + 0u, N - 1u) * WORDS;
-  let r1 = min(i0 + 1u, N - 1u) * WORDS;
-  let r2 = min(i0 + 2u, N - 1u) * WORDS;
-  let r3 = min(i0 + 3u, N - 1u) * WORDS;
-  let r4 = min(i0 + 4u, N - 1u) * WORDS;
-  let r5 = min(i0 + 5u, N - 1u) * WORDS;
-  let r6 = min(i0 + 6u, N - 1u) * WORDS;
-  let r7 = min(i0 + 7u, N - 1u) * WORDS;
-  let rj = j * WORDS;
-  for (var w = 0u; w < WORDS; w++) {
+#endif
+#if ${VEC4}
+  let len = WORDS / 4u;
+#else
+  let len = WORDS;
+#endif
+  let rj = j * len;
+${DECL}
+  for (var w = 0u; w < len; w++) {
     let cj = codes[rj + w];
-    h0 += countOneBits(codes[r0 + w] ^ cj);
-    h1 += countOneBits(codes[r1 + w] ^ cj);
-    h2 += countOneBits(codes[r2 + w] ^ cj);
-    h3 += countOneBits(codes[r3 + w] ^ cj);
-    h4 += countOneBits(codes[r4 + w] ^ cj);
-    h5 += countOneBits(codes[r5 + w] ^ cj);
-    h6 += countOneBits(codes[r6 + w] ^ cj);
-    h7 += countOneBits(codes[r7 + w] ^ cj);
+${BODY}
   }
-  acc[0] = h0; acc[1] = h1; acc[2] = h2; acc[3] = h3; acc[4] = h4; acc[5] = h5; acc[6] = h6; acc[7] = h7;
   if (live) {
-    for (var t = 0u; t < TI; t++) {
-      let i = i0 + t;
-      if (i < N) {
-        ham[i * N + j] += blk.x * acc[t];
-      }
-    }
+${STORE}
   }
 }

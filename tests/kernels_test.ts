@@ -1,9 +1,16 @@
 // Every WGSL kernel against its float64 TypeScript reference on small random shapes (odd sizes, batch 1,
 // C = 1, sizes not divisible by the workgroup) and on exact integer cases.
 import { convKernel, type ConvSpec, encodeConv, packConvWeights } from "../shaders/conv2d.ts";
-import { codeWords, encodeNode, nodeKernel, type NodeSpec } from "../shaders/node.ts";
-import { bnKernels, headKernels, logdetKernel, popcountKernel } from "../shaders/kernels.ts";
-import type { Binding, Gpu } from "../shaders/gpu.ts";
+import { codeWords, encodeNode, nodeKernel, type NodeSpec, nodeVec4 } from "../shaders/node.ts";
+import {
+  bnKernels,
+  encodePopcount,
+  headKernels,
+  logdetKernel,
+  POPCOUNT_ROWS,
+  popcountKernel,
+} from "../shaders/kernels.ts";
+import type { Binding, Gpu, PooledBuffer } from "../shaders/gpu.ts";
 import { Rng } from "../spaces/rng.ts";
 import { assertClose, assertExact, randomFloats, testGpu } from "./_helpers.ts";
 import {
@@ -105,35 +112,54 @@ Deno.test({
   },
 });
 
-async function runBn(g: Gpu, x: Float32Array, n: number, c: number, hw: number) {
+async function runBn(
+  g: Gpu,
+  x: Float32Array,
+  n: number,
+  c: number,
+  hw: number,
+  gamma: Float32Array,
+  beta: Float32Array,
+) {
   const [partial, finalize] = bnKernels(n, c, hw);
   const [pp, pf] = await Promise.all([g.pipeline(partial), g.pipeline(finalize)]);
   const xb = g.upload(x, "x");
+  const ab = g.upload(new Float32Array([...gamma, ...beta]), "affine");
   const part = g.acquire(n * c * 8);
-  const stats = g.acquire(c * 8);
+  const stats = g.acquire(c * 16);
   const rec = g.record("test");
   rec.dispatch(pp, [xb, part], [Math.ceil((n * c) / 64)]);
-  rec.dispatch(pf, [null, part, stats], [Math.ceil(c / 64)]);
+  rec.dispatch(pf, [null, part, stats, ab], [Math.ceil(c / 64)]);
   rec.submit();
-  const s = new Float32Array(await read(g, stats, c * 8));
+  const s = new Float32Array(await read(g, stats, c * 16));
   g.release(part);
   xb.destroy();
+  ab.destroy();
   return { s, stats };
 }
 
-for (const [n, c, h, w] of [[1, 1, 3, 5], [3, 5, 7, 9], [4, 70, 2, 3]] as const) {
+// Both the scalar path (H*W odd) and the vec4 path (H*W a multiple of 4) of the statistics kernel.
+
+for (const [n, c, h, w] of [[1, 1, 3, 5], [3, 5, 7, 9], [4, 70, 2, 3], [2, 3, 4, 8]] as const) {
   Deno.test({
     name: `batch-norm statistics match the reference when n=${n} c=${c} ${h}x${w}`,
     ignore,
     async fn() {
       const x = randomFloats(n * c * h * w, 3, -2, 5);
-      const { s, stats } = await runBn(gpu!, x, n, c, h * w);
+      const gamma = randomFloats(c, 4, 0.5, 1.5);
+      const beta = randomFloats(c, 5);
+      const { s, stats } = await runBn(gpu!, x, n, c, h * w, gamma, beta);
       gpu!.release(stats);
       const { mean, variance } = bnStats(t4(x, n, c, h, w));
-      const gotMean = Array.from({ length: c }, (_, i) => s[2 * i]!);
-      const gotInv = Array.from({ length: c }, (_, i) => s[2 * i + 1]!);
-      assertClose(gotMean, mean, 1e-5, "mean");
-      assertClose(gotInv, Array.from(variance, (v) => 1 / Math.sqrt(v + 1e-5)), 1e-4, "invstd");
+      const col = (k: number) => Array.from({ length: c }, (_, i) => s[4 * i + k]!);
+      assertClose(col(0), mean, 1e-5, "mean");
+      assertClose(
+        col(1),
+        Array.from(variance, (v, i) => gamma[i]! / Math.sqrt(v + 1e-5)),
+        1e-4,
+        "gamma * invstd",
+      );
+      assertExact(col(2), beta, "beta");
     },
   });
 }
@@ -142,7 +168,7 @@ async function runNode(
   g: Gpu,
   spec: NodeSpec,
   srcs: Float32Array[],
-  extras: { stats?: Binding; affine?: Float32Array }[],
+  extras: { stats?: Binding }[],
 ) {
   const { kernel, groups } = nodeKernel(spec);
   const p = await g.pipeline(kernel);
@@ -154,10 +180,7 @@ async function runNode(
   const terms = srcs.map((s, i) => {
     const src = g.upload(s, "src");
     owned.push(src);
-    const e = extras[i] ?? {};
-    const affine = e.affine ? g.upload(e.affine, "affine") : undefined;
-    if (affine) owned.push(affine);
-    return { src, stats: e.stats, affine };
+    return { src, stats: extras[i]?.stats };
   });
   const rec = g.record("test");
   encodeNode(rec, p, spec, groups, out, codes, terms);
@@ -171,57 +194,67 @@ async function runNode(
   return { out: new Float32Array(o!), codes: c ? new Uint32Array(c) : null };
 }
 
-Deno.test({
-  name: "node kernel sums bn, raw, relu and pool3 terms and packs the code when shapes are odd",
-  ignore,
-  async fn() {
-    const [n, c, h, w] = [3, 5, 7, 9];
-    const len = n * c * h * w;
-    const a = randomFloats(len, 4, -3, 2);
-    const b = randomFloats(len, 5);
-    const r = randomFloats(len, 6);
-    const p3 = randomFloats(len, 7);
-    const gamma = randomFloats(c, 8, 0.5, 1.5);
-    const beta = randomFloats(c, 9);
-    const { stats } = await runBn(gpu!, a, n, c, h * w);
-    const spec: NodeSpec = {
-      n,
-      c,
-      h,
-      w,
-      pack: true,
-      terms: [{ kind: "bn" }, { kind: "raw" }, { kind: "relu" }, { kind: "pool3" }],
-    };
-    const affine = new Float32Array([...gamma, ...beta]);
-    const got = await runNode(gpu!, spec, [a, b, r, p3], [{ stats, affine }]);
-    gpu!.release(stats);
-    const ra = batchNorm(t4(a, n, c, h, w), gamma, beta);
-    const rr = t4(r, n, c, h, w);
-    rr.d.forEach((v, i) => (rr.d[i] = Math.max(v, 0)));
-    const want = add(add(add(ra, t4(b, n, c, h, w)), rr), avgPool3(t4(p3, n, c, h, w)));
-    assertClose(got.out, want.d, 1e-5, "node sum");
-    // Codes: bit b of word k of image i is [out > 0] of unit 32k + b (computed from the GPU's own values).
-    const units = c * h * w;
-    const words = codeWords(c, h, w);
-    const expect = new Uint32Array(n * words);
-    for (let i = 0; i < n; i++) {
-      for (let u = 0; u < units; u++) {
-        if (got.out[i * units + u]! > 0) expect[i * words + (u >> 5)]! |= 1 << (u & 31);
+for (const [n, c, h, w] of [[3, 5, 7, 9], [2, 3, 8, 12]] as const) {
+  Deno.test({
+    name: `node kernel sums bn, raw, relu and pool3 terms and packs the code when n=${n} c=${c} ${h}x${w} (${
+      nodeVec4({ n, c, h, w, pack: true, terms: [] }) ? "vec4" : "scalar"
+    } path)`,
+    ignore,
+    async fn() {
+      const len = n * c * h * w;
+      const a = randomFloats(len, 4, -3, 2);
+      const b = randomFloats(len, 5);
+      const r = randomFloats(len, 6);
+      const p3 = randomFloats(len, 7);
+      const gamma = randomFloats(c, 8, 0.5, 1.5);
+      const beta = randomFloats(c, 9);
+      const { stats } = await runBn(gpu!, a, n, c, h * w, gamma, beta);
+      const spec: NodeSpec = {
+        n,
+        c,
+        h,
+        w,
+        pack: true,
+        terms: [{ kind: "bn" }, { kind: "raw" }, { kind: "relu" }, { kind: "pool3" }],
+      };
+      const got = await runNode(gpu!, spec, [a, b, r, p3], [{ stats }]);
+      gpu!.release(stats);
+      const ra = batchNorm(t4(a, n, c, h, w), gamma, beta);
+      const rr = t4(r, n, c, h, w);
+      rr.d.forEach((v, i) => (rr.d[i] = Math.max(v, 0)));
+      const want = add(add(add(ra, t4(b, n, c, h, w)), rr), avgPool3(t4(p3, n, c, h, w)));
+      assertClose(got.out, want.d, 1e-5, "node sum");
+      // Codes: bit b of word k of image i is [out > 0] of unit 32k + b (computed from the GPU's own values).
+      const units = c * h * w;
+      const words = codeWords(c, h, w);
+      const expect = new Uint32Array(n * words);
+      for (let i = 0; i < n; i++) {
+        for (let u = 0; u < units; u++) {
+          if (got.out[i * units + u]! > 0) expect[i * words + (u >> 5)]! |= 1 << (u & 31);
+        }
       }
-    }
-    assertExact(got.codes!, expect, "packed codes");
-  },
-});
+      assertExact(got.codes!, expect, "packed codes");
+    },
+  });
+}
 
 Deno.test({
   name: "node kernel computes 2x2 average pooling and exact integer pools on a ramp",
   ignore,
   async fn() {
-    const [n, c, sh, sw] = [2, 3, 9, 6];
-    const x = new Float32Array(n * c * sh * sw).map((_, i) => 4 * (i % 13));
-    const spec: NodeSpec = { n, c, h: 4, w: 3, pack: false, terms: [{ kind: "pool2", sh, sw }] };
-    const got = await runNode(gpu!, spec, [x], []);
-    assertExact(got.out, avgPool2(t4(x, n, c, sh, sw)).d, "avgpool2 ramp");
+    for (const [n, c, sh, sw] of [[2, 3, 9, 6], [2, 3, 8, 16]]) {
+      const x = new Float32Array(n! * c! * sh! * sw!).map((_, i) => 4 * (i % 13));
+      const spec: NodeSpec = {
+        n: n!,
+        c: c!,
+        h: sh! >> 1,
+        w: sw! >> 1,
+        pack: false,
+        terms: [{ kind: "pool2", sh: sh!, sw: sw! }],
+      };
+      const got = await runNode(gpu!, spec, [x], []);
+      assertExact(got.out, avgPool2(t4(x, n!, c!, sh!, sw!)).d, `avgpool2 ramp ${sh}x${sw}`);
+    }
     const ones = new Float32Array(1 * 1 * 5 * 4).fill(1);
     const p = await runNode(
       gpu!,
@@ -233,36 +266,39 @@ Deno.test({
   },
 });
 
-Deno.test({
-  name: "popcount accumulates weighted Hamming distances bit for bit when n is not a multiple of 8",
-  ignore,
-  async fn() {
-    const n = 13;
-    const units = 77;
-    const words = codeWords(1, 1, units);
-    const rng = new Rng(11);
-    const ham = gpu!.acquire(n * n * 4);
-    const rec = gpu!.record("test");
-    rec.clear(ham);
-    const lists: { bits: Uint8Array[]; weight: number }[] = [];
-    const owned: GPUBuffer[] = [];
-    const p = await gpu!.pipeline(popcountKernel(n, words));
-    for (const weight of [1, 3, 2]) {
-      const bits = Array.from({ length: n }, () => Uint8Array.from({ length: units }, () => rng.int(2)));
-      lists.push({ bits, weight });
-      const packed = new Uint32Array(n * words);
-      bits.forEach((b, i) => b.forEach((v, u) => (packed[i * words + (u >> 5)]! |= v << (u & 31))));
-      const cb = gpu!.upload(packed, "codes");
-      owned.push(cb);
-      rec.dispatch(p, [cb, ham, gpu!.blockIndex(weight)], [Math.ceil(n / 64), Math.ceil(n / 8)]);
-    }
-    rec.submit();
-    const got = new Uint32Array(await read(gpu!, ham, n * n * 4));
-    gpu!.release(ham);
-    owned.forEach((b) => b.destroy());
-    assertExact(got, hammingRef(lists, n), "weighted Hamming");
-  },
-});
+for (const units of [77, 256]) {
+  Deno.test({
+    name: `popcount accumulates weighted Hamming distances bit for bit when n=13 and ${units} units per code`,
+    ignore,
+    async fn() {
+      const n = 13;
+      const words = codeWords(1, 1, units);
+      const rng = new Rng(11);
+      const ham = gpu!.acquire(n * n * 4);
+      const rec = gpu!.record("test");
+      rec.clear(ham);
+      const lists: { bits: Uint8Array[]; weight: number }[] = [];
+      const owned: PooledBuffer[] = [];
+      const p = await gpu!.pipeline(popcountKernel(n, words));
+      for (const weight of [1, 3, 2]) {
+        const bits = Array.from({ length: n }, () => Uint8Array.from({ length: units }, () => rng.int(2)));
+        lists.push({ bits, weight });
+        const packed = new Uint32Array(Math.ceil(n / POPCOUNT_ROWS) * POPCOUNT_ROWS * words);
+        bits.forEach((b, i) => b.forEach((v, u) => (packed[i * words + (u >> 5)]! |= v << (u & 31))));
+        const cb = gpu!.acquire(packed.byteLength);
+        gpu!.write(cb, packed);
+        owned.push(cb);
+        encodePopcount(gpu!, rec, p, n, words, cb, ham, weight);
+      }
+      rec.submit();
+      const got = new Uint32Array(await read(gpu!, ham, n * n * 4));
+      rec.dispose();
+      gpu!.release(ham);
+      owned.forEach((b) => gpu!.release(b));
+      assertExact(got, hammingRef(lists, n), "weighted Hamming");
+    },
+  });
+}
 
 async function gpuLogdet(g: Gpu, ham: Uint32Array, n: number, units: number): Promise<number> {
   const p = await g.pipeline(logdetKernel(n));

@@ -40,6 +40,8 @@ export interface ForwardOptions {
   logits?: boolean;
   /** Read back every computed tensor (tests only: costs memory and a large read-back). */
   keepTensors?: boolean;
+  /** Time every dispatch on the GPU (benchmarks; needs timestamp-query). */
+  profile?: boolean;
 }
 
 /** Results of one forward pass. */
@@ -56,6 +58,8 @@ export interface ForwardResult {
   tensors?: Map<number, Float32Array>;
   /** Dispatches recorded. */
   dispatches: number;
+  /** GPU seconds per kernel name (profile). */
+  timings?: Map<string, number>;
 }
 
 type Step =
@@ -167,6 +171,7 @@ export async function runForward(
   if (plan.head.src >= 0) lastUse[plan.head.src] = plan.tensors.length;
 
   const rec: Recorder = gpu.record(`forward ${plan.arch}`);
+  if (opts.profile) rec.profile();
   const buffers = new Map<number, Binding>([[0, input]]);
   const held: PooledBuffer[] = [];
   const ham = opts.naswot ? gpu.acquire(n * n * 4, "ham") : null;
@@ -279,6 +284,7 @@ export async function runForward(
   const data = reads.length > 0 ? await gpu.read(reads) : [];
 
   const result: ForwardResult = { dispatches };
+  if (opts.profile) result.timings = await rec.timings();
   let k = 0;
   if (ham) {
     result.ham = new Uint32Array(data[k++]!);

@@ -78,6 +78,7 @@ export class Recorder {
   #encoder: GPUCommandEncoder;
   #pass: GPUComputePassEncoder | null = null;
   #owned: GPUBuffer[] = [];
+  #profile: { set: GPUQuerySet; labels: string[]; capacity: number } | null = null;
   /** Number of dispatches recorded. */
   dispatches = 0;
 
@@ -113,11 +114,62 @@ export class Recorder {
         }]
       ),
     });
-    if (this.#pass === null) this.#pass = this.#encoder.beginComputePass({ label: "Recorder.pass" });
+    if (this.#profile) {
+      // One pass per dispatch, timestamped at its start and end.
+      this.#endPass();
+      const q = this.#profile;
+      if (q.labels.length * 2 + 2 > q.capacity) throw new GpuKernelError("profiling: too many dispatches");
+      const i = q.labels.length * 2;
+      q.labels.push(pipeline.label);
+      this.#pass = this.#encoder.beginComputePass({
+        label: "Recorder.pass",
+        timestampWrites: { querySet: q.set, beginningOfPassWriteIndex: i, endOfPassWriteIndex: i + 1 },
+      });
+    } else if (this.#pass === null) this.#pass = this.#encoder.beginComputePass({ label: "Recorder.pass" });
     this.#pass.setPipeline(pipeline);
     this.#pass.setBindGroup(0, group);
     this.#pass.dispatchWorkgroups(x, y, z);
+    if (this.#profile) this.#endPass();
     this.dispatches++;
+  }
+
+  /**
+   * Starts timing every later dispatch (the device must have `timestamp-query`; see `Gpu.canProfile`).
+   * `timings()` after `submit()` returns GPU seconds per kernel name.
+   */
+  profile(capacity = 4096): void {
+    const set = this.#gpu.device.createQuerySet({
+      label: "Recorder.profile",
+      type: "timestamp",
+      count: capacity,
+    });
+    this.#profile = { set, labels: [], capacity };
+  }
+
+  /** GPU seconds per kernel (pipeline label) of a profiled recording, after `submit()`. */
+  async timings(): Promise<Map<string, number>> {
+    const q = this.#profile;
+    if (!q) throw new GpuKernelError("timings(): profile() was not called");
+    const n = q.labels.length * 2;
+    const out = new Map<string, number>();
+    if (n === 0) return out;
+    const resolve = this.#gpu.device.createBuffer({
+      label: "Recorder.profile.resolve",
+      size: n * 8,
+      usage: 0x200 | 0x04,
+    });
+    const enc = this.#gpu.device.createCommandEncoder({ label: "Recorder.profile.resolve" });
+    enc.resolveQuerySet(q.set, 0, n, resolve, 0);
+    this.#gpu.device.queue.submit([enc.finish()]);
+    const [data] = await this.#gpu.read([{ src: resolve, size: n * 8 }]);
+    const ts = new BigUint64Array(data!);
+    q.labels.forEach((label, k) => {
+      const dt = Number(ts[2 * k + 1]! - ts[2 * k]!) * 1e-9;
+      out.set(label, (out.get(label) ?? 0) + dt);
+    });
+    resolve.destroy();
+    q.set.destroy();
+    return out;
   }
 
   /** A small uniform buffer holding `data` (16-byte padded), destroyed by `dispose`. */
@@ -220,6 +272,11 @@ export class Gpu {
       requiredFeatures: timestamps ? ["timestamp-query"] : [],
     });
     return new Gpu(adapter, device);
+  }
+
+  /** True when dispatches can be timed on the GPU (`timestamp-query`). */
+  get canProfile(): boolean {
+    return this.device.features.has("timestamp-query");
   }
 
   /** One line naming the adapter and backend. */

@@ -1,0 +1,197 @@
+/**
+ * `deno task bench [--random N] [--runs R]`: validates, then times, the hot path at batch 128.
+ *
+ * 1. Validation: the conv kernels of the three NB201 shapes against the float64 reference (batch 2), and
+ *    a NASWOT score whose GPU f32 log-determinant must agree with the float64 one.
+ * 2. conv3x3 GFLOP/s at C=16/32x32, C=32/16x16, C=64/8x8 (batch 128).
+ * 3. Forward pass of the all-nor_conv_3x3 network (logits, batch 128).
+ * 4. NASWOT seconds per arch: all none, all nor_conv_3x3, the mixed cell, and the mean over N seeded random
+ *    archs; for the fixed archs the GPU time split by kernel class (timestamp queries) and the remainder
+ *    (dispatch, upload and read-back overhead).
+ * Prints median, min and max of R runs.
+ * @module
+ */
+
+import { Gpu } from "../shaders/gpu.ts";
+import {
+  convKernel,
+  convMacs,
+  type ConvSpec,
+  defaultBlocking,
+  encodeConv,
+  packConvWeights,
+} from "../shaders/conv2d.ts";
+import { formatArch, indexToArch, parseArch, sampleIndices } from "../spaces/nb201.ts";
+import { lowerNb201 } from "../spaces/nb201_network.ts";
+import { initParams } from "../spaces/init.ts";
+import { runForward } from "../proxies/_forward.ts";
+import { logdetFromHamming } from "../proxies/naswot.ts";
+import { syntheticBatch } from "../datasets/minibatch.ts";
+import { assertClose, randomFloats } from "./_helpers.ts";
+import { conv2d } from "./reference.ts";
+
+const args = Deno.args;
+const flag = (name: string, def: number) => {
+  const i = args.indexOf(name);
+  return i >= 0 ? Number(args[i + 1]) : def;
+};
+const RANDOM = flag("--random", 50);
+const RUNS = flag("--runs", 3);
+const B = 128;
+
+const gpu = await Gpu.open();
+console.log(`device: ${gpu.describe()}; batch ${B}; ${RUNS} runs each (median [min, max])`);
+
+function stats(xs: number[]): string {
+  const s = [...xs].sort((a, b) => a - b);
+  const med = s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+  return `${med.toFixed(3)} [${s[0]!.toFixed(3)}, ${s[s.length - 1]!.toFixed(3)}]`;
+}
+
+// 1. Validation.
+const SHAPES: [number, number][] = [[16, 32], [32, 16], [64, 8]];
+for (const [c, hw] of SHAPES) {
+  const spec: ConvSpec = { n: 2, cin: c, h: hw, w: hw, cout: c, k: 3, stride: 1, pad: 1, relu: true };
+  const x = randomFloats(2 * c * hw * hw, 1);
+  const w = randomFloats(c * c * 9, 2);
+  const got = await convOnce(spec, x, w);
+  const want = conv2d({ n: 2, c, h: hw, w: hw, d: Float64Array.from(x) }, w, c, 3, 1, 1, true);
+  assertClose(got, want.d, 1e-5, `conv3x3 C=${c} ${hw}x${hw}`);
+}
+console.log("validated: conv3x3 kernels match the float64 reference");
+
+async function convOnce(spec: ConvSpec, x: Float32Array, w: Float32Array): Promise<Float32Array> {
+  const bl = defaultBlocking(spec);
+  const { kernel, groups } = convKernel(spec, bl);
+  const p = await gpu.pipeline(kernel);
+  const xb = gpu.upload(x, "x");
+  const wb = gpu.upload(packConvWeights(w, spec.cout, spec.cin, spec.k, bl.tc), "w");
+  const yb = gpu.acquire(spec.n * spec.cout * spec.h * spec.w * 4);
+  const rec = gpu.record("bench");
+  encodeConv(gpu, rec, p, spec, bl, groups, xb, wb, yb);
+  rec.submit();
+  const [y] = await gpu.read([{ src: yb, size: spec.n * spec.cout * spec.h * spec.w * 4 }]);
+  gpu.release(yb);
+  xb.destroy();
+  wb.destroy();
+  return new Float32Array(y!);
+}
+
+// 2. conv3x3 throughput.
+console.log("\nconv3x3 (ReLU on load), batch 128: GFLOP/s");
+for (const [c, hw] of SHAPES) {
+  const spec: ConvSpec = { n: B, cin: c, h: hw, w: hw, cout: c, k: 3, stride: 1, pad: 1, relu: true };
+  const bl = defaultBlocking(spec);
+  const { kernel, groups } = convKernel(spec, bl);
+  const p = await gpu.pipeline(kernel);
+  const xb = gpu.upload(randomFloats(B * c * hw * hw, 3), "x");
+  const wb = gpu.upload(packConvWeights(randomFloats(c * c * 9, 4), c, c, 3, bl.tc), "w");
+  const yb = gpu.acquire(B * c * hw * hw * 4);
+  const reps = 5;
+  const once = async () => {
+    const rec = gpu.record("bench");
+    for (let i = 0; i < reps; i++) encodeConv(gpu, rec, p, spec, bl, groups, xb, wb, yb);
+    rec.submit();
+    await gpu.device.queue.onSubmittedWorkDone();
+  };
+  await once();
+  const g: number[] = [];
+  for (let r = 0; r < RUNS; r++) {
+    const t = performance.now();
+    await once();
+    g.push((2 * convMacs(spec) * reps) / ((performance.now() - t) / 1000) / 1e9);
+  }
+  console.log(`  C=${c} ${hw}x${hw} (th${bl.th} tp${bl.tp} tc${bl.tc}): ${stats(g)}`);
+  gpu.release(yb);
+  xb.destroy();
+  wb.destroy();
+}
+
+// 3 and 4.
+const batch = syntheticBatch({ batch: B, seed: 0 });
+const input = gpu.upload(batch.data, "bench.batch");
+const CONV3 =
+  "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|nor_conv_3x3~0|nor_conv_3x3~1|nor_conv_3x3~2|";
+const FIXED: [string, string][] = [
+  ["all none", "|none~0|+|none~0|none~1|+|none~0|none~1|none~2|"],
+  ["all nor_conv_3x3", CONV3],
+  ["mixed", "|nor_conv_3x3~0|+|nor_conv_1x1~0|skip_connect~1|+|avg_pool_3x3~0|none~1|nor_conv_3x3~2|"],
+];
+
+{
+  const plan = lowerNb201(parseArch(CONV3), { classes: 10 });
+  const params = initParams(plan, 0);
+  await runForward(gpu, plan, params, input, B, { logits: true });
+  const t: number[] = [];
+  for (let r = 0; r < RUNS; r++) {
+    const t0 = performance.now();
+    await runForward(gpu, plan, params, input, B, { logits: true });
+    t.push((performance.now() - t0) / 1000);
+  }
+  console.log(
+    `\nforward, all nor_conv_3x3, logits only: ${stats(t)} s (${(plan.macs * B * 2 / 1e9).toFixed(1)} GFLOP)`,
+  );
+}
+
+async function naswotSeconds(archStr: string): Promise<{ s: number; check: number; dispatches: number }> {
+  const plan = lowerNb201(parseArch(archStr), { classes: 1 });
+  const t0 = performance.now();
+  const r = await runForward(gpu, plan, initParams(plan, 0), input, B, { naswot: true });
+  const score = logdetFromHamming(r.ham!, r.units!, B);
+  const s = (performance.now() - t0) / 1000;
+  const check = Number.isFinite(score) ? Math.abs(score - r.logdetGpu!) / Math.abs(score) : 0;
+  return { s, check, dispatches: r.dispatches };
+}
+
+console.log("\nNASWOT seconds per arch (compiled, batch 128):");
+const CLASSES: [string, RegExp][] = [
+  ["conv", /^conv2d/],
+  ["bn stats", /^bn_stats/],
+  ["node+codes", /^node/],
+  ["popcount", /^popcount/],
+  ["logdet", /^logdet/],
+];
+for (const [name, arch] of FIXED) {
+  await naswotSeconds(arch); // compile
+  const t: number[] = [];
+  let worst = 0;
+  let dispatches = 0;
+  for (let r = 0; r < RUNS; r++) {
+    const x = await naswotSeconds(arch);
+    t.push(x.s);
+    worst = Math.max(worst, x.check);
+    dispatches = x.dispatches;
+  }
+  if (worst > 1e-3) throw new Error(`${name}: GPU and float64 log-determinants differ by ${worst}`);
+  let split = "";
+  if (gpu.canProfile) {
+    const plan = lowerNb201(parseArch(arch), { classes: 1 });
+    const t0 = performance.now();
+    const r = await runForward(gpu, plan, initParams(plan, 0), input, B, { naswot: true, profile: true });
+    const wall = (performance.now() - t0) / 1000;
+    const by = new Map<string, number>();
+    for (const [k, v] of r.timings!) {
+      const c = CLASSES.find(([, re]) => re.test(k))?.[0] ?? "other";
+      by.set(c, (by.get(c) ?? 0) + v);
+    }
+    const gpuTotal = [...by.values()].reduce((a, b) => a + b, 0);
+    split = "\n      " + CLASSES.map(([c]) => `${c} ${(by.get(c) ?? 0).toFixed(3)}`).join(", ") +
+      `, overhead ${(Math.max(0, wall - gpuTotal)).toFixed(3)} (profiled run ${wall.toFixed(3)} s)`;
+  }
+  console.log(`  ${name.padEnd(18)} ${stats(t)} s, ${dispatches} dispatches${split}`);
+}
+
+{
+  const idx = sampleIndices(RANDOM, 0, { replace: false });
+  const t: number[] = [];
+  for (const i of idx) await naswotSeconds(formatArch(indexToArch(i))); // compile every shape once
+  for (let r = 0; r < Math.max(1, Math.min(RUNS, 2)); r++) {
+    const t0 = performance.now();
+    for (const i of idx) await naswotSeconds(formatArch(indexToArch(i)));
+    t.push((performance.now() - t0) / 1000 / RANDOM);
+  }
+  console.log(`  mean of ${RANDOM} random ${stats(t)} s`);
+}
+console.log(`\ncompile time so far: ${gpu.compileSeconds.toFixed(1)} s (summed over parallel compiles)`);
+input.destroy();
+gpu.dispose();

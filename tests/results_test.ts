@@ -1,0 +1,49 @@
+// Committed results are reproducible: rescoring 5 archs of a committed scores file (picked by a seeded draw)
+// with the command recorded in its manifest gives the same rows, byte for byte.
+import { sharedData, testGpu } from "./_helpers.ts";
+import { Rng } from "../spaces/rng.ts";
+
+const gpu = await testGpu();
+const root = new URL("..", import.meta.url).pathname;
+const RESULTS = ["results/nb201/cifar10/naswot-1000"];
+
+for (const rel of RESULTS) {
+  const dir = `${root}${rel}`;
+  const present = await Deno.stat(`${dir}/scores.csv`).then(() => true, () => false);
+  const data = sharedData("cifar10/cifar10_test_eembc200.bin");
+  Deno.test({
+    name: `rescoring 5 archs of ${rel} reproduces their rows byte for byte`,
+    ignore: gpu === null || !present || data === null,
+    async fn() {
+      const manifest = JSON.parse(await Deno.readTextFile(`${dir}/manifest.json`));
+      const cmd: string[] = manifest.stages.score.command;
+      const lines = (await Deno.readTextFile(`${dir}/scores.csv`)).trimEnd().split("\n");
+      const rows = lines.slice(1);
+      const rng = new Rng(Date.now() % 1000);
+      const pick = [...new Set(Array.from({ length: 5 }, () => rows[rng.int(rows.length)]!))];
+      const tmp = await Deno.makeTempDir({ prefix: "untrained-rescore-" });
+      await Deno.writeTextFile(`${tmp}/list.txt`, pick.map((r) => r.split(",")[0]).join("\n") + "\n");
+      const run = async (args: string[]) => {
+        const r = await new Deno.Command(Deno.execPath(), {
+          args: ["run", "--allow-read", "--allow-write", `${root}mod.ts`, ...args],
+          cwd: root,
+          stderr: "piped",
+        }).output();
+        if (r.code !== 0) throw new Error(`${args[0]} failed: ${new TextDecoder().decode(r.stderr)}`);
+      };
+      await run(["sample", "--space", "nb201", "--from", `${tmp}/list.txt`, "--out", `${tmp}/archs.jsonl`]);
+      const args = [...cmd];
+      args[args.indexOf("--in") + 1] = `${tmp}/archs.jsonl`;
+      args[args.indexOf("--out") + 1] = `${tmp}/scores.csv`;
+      await run([...args, "--quiet"]);
+      const got = (await Deno.readTextFile(`${tmp}/scores.csv`)).trimEnd().split("\n");
+      if (got[0] !== lines[0]) throw new Error(`header ${got[0]} != ${lines[0]}`);
+      pick.forEach((row, i) => {
+        if (got[i + 1] !== row) {
+          throw new Error(`rescored row differs:\n  committed ${row}\n  rescored  ${got[i + 1]}`);
+        }
+      });
+      await Deno.remove(tmp, { recursive: true });
+    },
+  });
+}

@@ -5,7 +5,8 @@
  * @module
  */
 
-import { formatFloat, parseFloatField, parseIntField } from "./_io.ts";
+import { formatFloat, parseFloatField, parseIntField, readCsv } from "./_io.ts";
+import { DataError } from "./_errors.ts";
 
 /** Column order of `scores.csv`. */
 export const SCORE_COLUMNS = [
@@ -155,4 +156,23 @@ export function rankedRowFromCsv(record: Readonly<Record<string, string>>, where
     rank: parseIntField(record["rank"] ?? "", `${where}: column rank`),
     rank_avg: parseFloatField(record["rank_avg"] ?? "", `${where}: column rank_avg`),
   };
+}
+
+/**
+ * Reads a scores (or ranked) CSV: its rows as {@linkcode ScoreRow}s and each row's line in the file.
+ *
+ * @throws {UsageError} for a missing file; {@linkcode DataError} naming the file and line for a malformed row
+ *   or a NaN score (degenerate scores are written `-inf`).
+ */
+export async function readScores(path: string): Promise<{ rows: ScoreRow[]; lines: number[] }> {
+  const table = await readCsv(path, SCORE_COLUMNS);
+  const rows = table.rows.map((record, i) => {
+    const where = `${path}:${table.lines[i]}`;
+    const row = scoreRowFromCsv(record, where);
+    if (Number.isNaN(row.score)) {
+      throw new DataError(`${where}: score is nan (write degenerate scores as -inf)`);
+    }
+    return row;
+  });
+  return { rows, lines: table.lines };
 }

@@ -13,13 +13,12 @@ import {
   parseCsv,
   parseFloatField,
   parseIntField,
-  readCsv,
   readTextInput,
   roundFloats,
   stableStringify,
   writeFileAtomic,
 } from "./_io.ts";
-import { groupByRun, runLabel, SCORE_COLUMNS, type ScoreRow, scoreRowFromCsv } from "./_schema.ts";
+import { groupByRun, readScores, runLabel, type ScoreRow } from "./_schema.ts";
 import { kendallTauB, spearmanRho, topKRetrieval } from "./_stats.ts";
 
 /** Top-k percentages reported by default. */
@@ -287,19 +286,11 @@ export interface EvaluateRunOptions {
  */
 export async function runEvaluate(options: EvaluateRunOptions): Promise<EvalReport> {
   const bench = await readBenchTable(options.benchPath);
-  const table = await readCsv(options.inPath, SCORE_COLUMNS);
-  const rows = table.rows.map((record, i) => {
-    const where = `${options.inPath}:${table.lines[i]}`;
-    const row = scoreRowFromCsv(record, where);
-    if (Number.isNaN(row.score)) {
-      throw new DataError(`${where}: score is nan (write degenerate scores as -inf)`);
-    }
-    return row;
-  });
+  const { rows, lines } = await readScores(options.inPath);
   const topk = options.topk ?? DEFAULT_TOPK;
   const groups = evaluateRanking(rows, bench, options.metric, {
     topk,
-    source: { path: options.inPath, lines: table.lines },
+    source: { path: options.inPath, lines },
   });
   const report: EvalReport = {
     schema: EVAL_SCHEMA,

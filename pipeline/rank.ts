@@ -5,16 +5,15 @@
  */
 
 import { DataError } from "./_errors.ts";
-import { readCsv, toCsv, writeFileAtomic } from "./_io.ts";
+import { toCsv, writeFileAtomic } from "./_io.ts";
 import {
   groupByRun,
   RANKED_COLUMNS,
   type RankedRow,
   rankedRowToCsv,
+  readScores,
   runLabel,
-  SCORE_COLUMNS,
   type ScoreRow,
-  scoreRowFromCsv,
 } from "./_schema.ts";
 
 function compareScoresDescending(a: ScoreRow, b: ScoreRow): number {
@@ -73,15 +72,7 @@ export interface RankOptions {
  *   line for a malformed row or a NaN score.
  */
 export async function runRank(options: RankOptions): Promise<RankedRow[]> {
-  const table = await readCsv(options.inPath, SCORE_COLUMNS);
-  const rows = table.rows.map((record, i) => {
-    const where = `${options.inPath}:${table.lines[i]}`;
-    const row = scoreRowFromCsv(record, where);
-    if (Number.isNaN(row.score)) {
-      throw new DataError(`${where}: score is nan (write degenerate scores as -inf)`);
-    }
-    return row;
-  });
+  const { rows } = await readScores(options.inPath);
   const ranked = rankScores(rows);
   await writeFileAtomic(options.outPath, toCsv(RANKED_COLUMNS, ranked.map(rankedRowToCsv)));
   return ranked;

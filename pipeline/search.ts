@@ -10,7 +10,7 @@ import { runBuild } from "./build.ts";
 import { formatEvalSummary, readBenchTable, runEvaluate } from "./evaluate.ts";
 import { runRank } from "./rank.ts";
 import { runSample } from "./sample.ts";
-import { runScore, type Shard } from "./score.ts";
+import { runScore } from "./score.ts";
 import type { ReluCount } from "../spaces/plan.ts";
 import { VERSION } from "./version.ts";
 

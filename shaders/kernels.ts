@@ -4,7 +4,7 @@
  * @module
  */
 
-import type { Binding, Gpu, Kernel, PooledBuffer, Recorder } from "./gpu.ts";
+import type { Binding, Kernel, PooledBuffer, Recorder } from "./gpu.ts";
 import { renderWgsl } from "./_template.ts";
 import bnStats from "./bn_stats.wgsl" with { type: "text" };
 import popcount from "./popcount.wgsl" with { type: "text" };
@@ -66,7 +66,6 @@ export function popcountKernel(n: number, words: number): Kernel {
  * (pooled buffers do) and hold whole row blocks (n rounded up to POPCOUNT_ROWS images).
  */
 export function encodePopcount(
-  gpu: Gpu,
   rec: Recorder,
   pipeline: GPUComputePipeline,
   n: number,

@@ -319,13 +319,13 @@ const BAD: [string, (dir: string) => Promise<string[]>, RegExp, string][] = [
   ],
   [
     "an --out in a missing folder",
-    async (d) => ["sample", "--space", "nb201", "--n", "3", "--out", `${d}/missing/archs.jsonl`],
+    (d) => Promise.resolve(["sample", "--space", "nb201", "--n", "3", "--out", `${d}/missing/archs.jsonl`]),
     /missing/,
     "missing/archs.jsonl",
   ],
   [
     "an unknown flag",
-    async (d) => ["rank", "--in", `${d}/x.csv`, "--out", `${d}/out.csv`, "--fast"],
+    (d) => Promise.resolve(["rank", "--in", `${d}/x.csv`, "--out", `${d}/out.csv`, "--fast"]),
     /fast/,
     "out.csv",
   ],

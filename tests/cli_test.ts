@@ -350,3 +350,18 @@ for (const [what, setup, pattern, output] of BAD) {
     },
   });
 }
+
+Deno.test("the CLI says how to get a WebGPU adapter and exits 2 when none exists", async () => {
+  // Deno has no D3D12 backend on Linux or macOS, so forcing it leaves no adapter.
+  if (Deno.build.os === "windows") return;
+  const r = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "--allow-read", `${root}mod.ts`, "device"],
+    env: { DENO_WEBGPU_BACKEND: "dx12" },
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const err = new TextDecoder().decode(r.stderr);
+  if (r.code !== 2 || !/^error: no WebGPU adapter found.*mesa-vulkan-drivers/m.test(err) || /^\s+at /m.test(err)) {
+    throw new Error(`exit ${r.code}: ${err}`);
+  }
+});

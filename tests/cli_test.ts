@@ -361,7 +361,9 @@ Deno.test("the CLI says how to get a WebGPU adapter and exits 2 when none exists
     stderr: "piped",
   }).output();
   const err = new TextDecoder().decode(r.stderr);
-  if (r.code !== 2 || !/^error: no WebGPU adapter found.*mesa-vulkan-drivers/m.test(err) || /^\s+at /m.test(err)) {
+  if (
+    r.code !== 2 || !/^error: no WebGPU adapter found.*mesa-vulkan-drivers/m.test(err) || /^\s+at /m.test(err)
+  ) {
     throw new Error(`exit ${r.code}: ${err}`);
   }
 });

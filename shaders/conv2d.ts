@@ -3,6 +3,7 @@
  * @module
  */
 
+import { memoize } from "./_memo.ts";
 import type { Binding, Gpu, Kernel, Recorder } from "./gpu.ts";
 import { renderWgsl } from "./_template.ts";
 import template from "./conv2d.wgsl" with { type: "text" };
@@ -50,10 +51,11 @@ export function defaultBlocking(spec: ConvSpec): ConvBlocking {
 }
 
 /** The kernel (WGSL text + constants) and dispatch size of a convolution. Pure. */
-export function convKernel(spec: ConvSpec, blocking = defaultBlocking(spec)): {
+export const convKernel = memoize(function convKernel(spec: ConvSpec, blockingArg?: ConvBlocking): {
   kernel: Kernel;
   groups: [number, number];
 } {
+  const blocking = blockingArg ?? defaultBlocking(spec);
   const { tp, tc } = blocking;
   const th = blocking.th ?? 1;
   if (tc % 4 !== 0 || tc < 4) throw new RangeError(`conv2d: TC must be a multiple of 4, got ${tc}`);
@@ -80,7 +82,7 @@ export function convKernel(spec: ConvSpec, blocking = defaultBlocking(spec)): {
   const xblocks = Math.ceil(wo / tp);
   const yblocks = Math.ceil(ho / th);
   return { kernel, groups: [Math.ceil((spec.n * yblocks * xblocks) / 64), Math.ceil(spec.cout / tc)] };
-}
+});
 
 /** Bytes of one output-channel block of packed weights, padded to 256 (the uniform offset alignment). */
 export function weightBlockBytes(cin: number, k: number, tc: number): number {

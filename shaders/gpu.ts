@@ -465,9 +465,18 @@ export function kernelFrom(
   return { name, code: renderWgsl(template, params), constants };
 }
 
+const codeHashes = new Map<string, number>();
+
 function pipelineKey(k: Kernel): string {
   const c = Object.entries(k.constants ?? {}).sort(([a], [b]) => (a < b ? -1 : 1));
-  return `${k.name}|${k.entry ?? "main"}|${JSON.stringify(c)}|${k.code.length}|${hashText(k.code)}`;
+  // Kernel texts are memoised by their generators, so equal texts are usually the same string object;
+  // hashing each distinct text once keeps the per-dispatch lookup cheap.
+  let h = codeHashes.get(k.code);
+  if (h === undefined) {
+    h = hashText(k.code);
+    codeHashes.set(k.code, h);
+  }
+  return `${k.name}|${k.entry ?? "main"}|${JSON.stringify(c)}|${k.code.length}|${h}`;
 }
 
 function hashText(s: string): number {

@@ -4,6 +4,7 @@
  * @module
  */
 
+import { memoize } from "./_memo.ts";
 import type { Binding, Kernel, PooledBuffer, Recorder } from "./gpu.ts";
 import { renderWgsl } from "./_template.ts";
 import bnStats from "./bn_stats.wgsl" with { type: "text" };
@@ -12,7 +13,7 @@ import logdet from "./logdet.wgsl" with { type: "text" };
 import head from "./head.wgsl" with { type: "text" };
 
 /** Batch-norm statistics: [partial (x, part), finalize (-, part, stats, affine)]. */
-export function bnKernels(n: number, c: number, hw: number): [Kernel, Kernel] {
+export const bnKernels = memoize(function bnKernels(n: number, c: number, hw: number): [Kernel, Kernel] {
   const constants = { N: n, C: c, HW: hw };
   const vec4 = hw % 4 === 0;
   const code = renderWgsl(bnStats, { VEC4: vec4 });
@@ -20,7 +21,7 @@ export function bnKernels(n: number, c: number, hw: number): [Kernel, Kernel] {
     { name: `bn_stats.partial${vec4 ? "4" : ""}`, code, entry: "partial", constants },
     { name: `bn_stats.finalize${vec4 ? "4" : ""}`, code, entry: "finalize", constants },
   ];
-}
+});
 
 /** Rows of the Hamming matrix each popcount invocation handles. */
 export const POPCOUNT_ROWS = 16;
@@ -34,7 +35,7 @@ export function popcountVec4(words: number): boolean {
  * Weighted Hamming accumulation over packed codes of `words` u32 per image; record it with
  * `encodePopcount`.
  */
-export function popcountKernel(n: number, words: number): Kernel {
+export const popcountKernel = memoize(function popcountKernel(n: number, words: number): Kernel {
   const vec4 = popcountVec4(words);
   const ti = POPCOUNT_ROWS;
   const decl: string[] = [];
@@ -59,7 +60,7 @@ export function popcountKernel(n: number, words: number): Kernel {
     STORE: store.join("\n"),
   });
   return { name: `popcount${vec4 ? "4" : ""}`, code, constants: { N: n, WORDS: words } };
-}
+});
 
 /**
  * Records ham += weight * Hamming(codes) for n images of `words` words. `codes` must allow uniform use
@@ -93,14 +94,16 @@ export function encodePopcount(
 }
 
 /** log|det(N_A - ham)| by f32 Cholesky. Dispatch [1]. */
-export function logdetKernel(n: number): Kernel {
+export const logdetKernel = memoize(function logdetKernel(n: number): Kernel {
   return { name: "logdet", code: logdet, constants: { N: n } };
-}
+});
 
 /** Classifier head: [gap (x, feat), linear (feat, weights+bias, logits)]. */
-export function headKernels(n: number, c: number, hw: number, classes: number): [Kernel, Kernel] {
-  return [
-    { name: "head.gap", code: head, entry: "gap", constants: { N: n, C: c, HW: hw } },
-    { name: "head.linear", code: head, entry: "linear", constants: { N: n, C: c, CLS: classes } },
-  ];
-}
+export const headKernels = memoize(
+  function headKernels(n: number, c: number, hw: number, classes: number): [Kernel, Kernel] {
+    return [
+      { name: "head.gap", code: head, entry: "gap", constants: { N: n, C: c, HW: hw } },
+      { name: "head.linear", code: head, entry: "linear", constants: { N: n, C: c, CLS: classes } },
+    ];
+  },
+);

@@ -4,6 +4,7 @@
  * @module
  */
 
+import { memoize } from "./_memo.ts";
 import type { Binding, Kernel, Recorder } from "./gpu.ts";
 import { renderWgsl } from "./_template.ts";
 import template from "./node.wgsl" with { type: "text" };
@@ -39,7 +40,7 @@ export function nodeVec4(spec: NodeSpec): boolean {
 }
 
 /** The kernel and dispatch size of a node (the vec4 path when `nodeVec4`). Pure. */
-export function nodeKernel(spec: NodeSpec): { kernel: Kernel; groups: [number] } {
+export const nodeKernel = memoize(function nodeKernel(spec: NodeSpec): { kernel: Kernel; groups: [number] } {
   if (nodeVec4(spec)) return nodeKernelVec4(spec);
   const bindings: string[] = [];
   const overrides: string[] = [];
@@ -111,7 +112,7 @@ export function nodeKernel(spec: NodeSpec): { kernel: Kernel; groups: [number] }
   const name = `node_${spec.terms.map((t) => t.kind).join("_") || "zero"}${spec.pack ? "_pack" : ""}`;
   const words = codeWords(spec.c, spec.h, spec.w);
   return { kernel: { name, code, constants }, groups: [Math.ceil((spec.n * words) / 64)] };
-}
+});
 
 /** Sources of one term: the tensor, plus the (mean, invstd*gamma, beta, 0) statistics for bn terms. */
 export interface TermBuffers {

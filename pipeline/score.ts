@@ -105,10 +105,14 @@ export async function loadScoringBatch(
   }
 }
 
-/** Reads the rows of a partial scores file, dropping a torn last line; checks they belong to this run. */
+/**
+ * Reads the rows of a scores file (a partial one may end in a torn line, which is dropped). Rows of another
+ * run (proxy, dataset, batch, seed) are an error when `strict`, and skipped otherwise.
+ */
 async function readPartial(
   path: string,
   expect: Omit<ScoreRow, "index" | "arch_str" | "score" | "n_units">,
+  strict = true,
 ): Promise<ScoreRow[]> {
   let text: string;
   try {
@@ -120,10 +124,11 @@ async function readPartial(
   text = end < 0 ? "" : text.slice(0, end + 1);
   if (text === "") return [];
   const table = parseCsv(path, text, SCORE_COLUMNS);
-  return table.rows.map((r, i) => {
+  return table.rows.flatMap((r, i) => {
     const row = scoreRowFromCsv(r, `${path}:${table.lines[i]}`);
     for (const k of ["proxy", "dataset", "batch", "seed"] as const) {
       if (row[k] !== expect[k]) {
+        if (!strict) return [];
         throw new UsageError(
           `${path} holds rows of another run (${k} ${row[k]} != ${
             expect[k]
@@ -131,7 +136,7 @@ async function readPartial(
         );
       }
     }
-    return row;
+    return [row];
   });
 }
 
@@ -161,9 +166,13 @@ export async function runScore(o: ScoreOptions): Promise<ScoreRow[]> {
   const batch = await loadScoringBatch(o);
   const key = { proxy: o.proxy, dataset: datasetLabel(o.dataset, o.data), batch: o.batch, seed: o.seed };
   const partialPath = `${o.outPath}.partial`;
+  // Rows already scored by this run: a finished output (rerunning a stage rescores nothing) and the partial
+  // file of an interrupted run. Both must come from the same proxy, dataset, batch size and seed.
   const done = new Map<string, ScoreRow>();
-  for (const row of await readPartial(partialPath, key)) done.set(row.arch_str, row);
-  if (done.size === 0) await Deno.writeTextFile(partialPath, toCsv(SCORE_COLUMNS, []));
+  for (const row of await readPartial(o.outPath, key, false)) done.set(row.arch_str, row);
+  const partial = await readPartial(partialPath, key);
+  for (const row of partial) done.set(row.arch_str, row);
+  if (partial.length === 0) await Deno.writeTextFile(partialPath, toCsv(SCORE_COLUMNS, []));
 
   const todo = [...new Set(records.map((r) => r.arch_str))].filter((a) => !done.has(a));
   const metricsPath = o.metricsPath ?? `${dir}/metrics.jsonl`;

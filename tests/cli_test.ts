@@ -49,7 +49,7 @@ function expectOk(r: { code: number; err: string }, what: string) {
 }
 
 Deno.test({
-  name: "search runs every stage with --deny-net and gives byte-identical files when rerun",
+  name: "search runs every stage with --deny-net and gives byte-identical files when rerun from scratch",
   ignore,
   async fn() {
     const dir = await fixture();
@@ -72,11 +72,19 @@ Deno.test({
     }
     const files = ["archs.jsonl", "plans.jsonl", "scores.csv", "ranked.csv", "eval.json", "manifest.json"];
     const first = await Promise.all(files.map((f) => bytes(`${dir}/run/${f}`)));
-    const r2 = await deno(args, { deny: true });
-    expectOk(r2, "search again");
-    const second = await Promise.all(files.map((f) => bytes(`${dir}/run/${f}`)));
+    // A fresh folder scores everything again; the files (and the manifest, but for its --out) are equal.
+    const args2 = args.map((a) => (a === `${dir}/run` ? `${dir}/run2` : a));
+    expectOk(await deno(args2, { deny: true }), "search in a new folder");
+    const second = await Promise.all(files.map((f) => bytes(`${dir}/run2/${f}`)));
     files.forEach((f, i) => {
-      if (first[i] !== second[i]) throw new Error(`${f} differs between runs`);
+      const a = f === "manifest.json" ? first[i]!.replaceAll(`${dir}/run"`, `${dir}/run2"`) : first[i];
+      if (a !== second[i]) throw new Error(`${f} differs between runs`);
+    });
+    // Rerunning into the same folder reuses the finished scores and rewrites identical files.
+    expectOk(await deno(args, { deny: true }), "search again");
+    const third = await Promise.all(files.map((f) => bytes(`${dir}/run/${f}`)));
+    files.forEach((f, i) => {
+      if (first[i] !== third[i]) throw new Error(`${f} differs after a rerun into the same folder`);
     });
     const scores = first[2]!.trim().split("\n");
     if (scores.length !== 5 || scores[0] !== "index,arch_str,proxy,dataset,batch,seed,score,n_units") {

@@ -25,6 +25,10 @@ export interface PlanRecord extends ArchRecord {
   tensors: number;
   /** ReLU units counted once each (NASWOT's N_A with --relu-count paper). */
   relu_units: number;
+  /** With --detail: every layer (name, type, in/out shapes, params, macs per image). */
+  layer_list?: NetworkPlan["layers"];
+  /** With --detail: the computed tensors (name, shape, terms, ReLUs reading each). */
+  tensor_list?: NetworkPlan["tensors"];
 }
 
 /** Input shape and classes per dataset (the NB201 heads). */
@@ -45,8 +49,8 @@ export function datasetShape(dataset: string): { input: Shape3; classes: number 
   return s;
 }
 
-/** Summarises a plan as a plans.jsonl record. */
-export function planRecord(rec: ArchRecord, plan: NetworkPlan): PlanRecord {
+/** Summarises a plan as a plans.jsonl record (with its layers and tensors when `detail`). */
+export function planRecord(rec: ArchRecord, plan: NetworkPlan, detail = false): PlanRecord {
   const units = plan.tensors.reduce((s, t) => s + t.reluUses * t.shape.c * t.shape.h * t.shape.w, 0) +
     plan.zeroReluUnits;
   return {
@@ -60,6 +64,7 @@ export function planRecord(rec: ArchRecord, plan: NetworkPlan): PlanRecord {
     layers: plan.layers.length,
     tensors: plan.tensors.length,
     relu_units: units,
+    ...(detail ? { layer_list: plan.layers, tensor_list: plan.tensors } : {}),
   };
 }
 
@@ -82,13 +87,15 @@ export function checkArchRecords(path: string, rows: Record<string, unknown>[]):
 }
 
 /** Lowers every record for a dataset's input shape and head. */
-export function buildPlans(records: ArchRecord[], dataset: string): PlanRecord[] {
+export function buildPlans(records: ArchRecord[], dataset: string, detail = false): PlanRecord[] {
   const { input, classes } = datasetShape(dataset);
-  return records.map((r) => planRecord(r, lowerNb201(parseArch(r.arch_str), { input, classes })));
+  return records.map((r) => planRecord(r, lowerNb201(parseArch(r.arch_str), { input, classes }), detail));
 }
 
 /** Options of the build stage. */
 export interface BuildOptions {
+  /** Also write every layer and tensor of each plan. */
+  detail?: boolean;
   inPath: string;
   outPath: string;
   dataset: string;
@@ -98,7 +105,7 @@ export interface BuildOptions {
 export async function runBuild(o: BuildOptions): Promise<PlanRecord[]> {
   const records = checkArchRecords(o.inPath, await readJsonl(o.inPath));
   if (records.length === 0) throw new UsageError(`${o.inPath}: no architectures`);
-  const plans = buildPlans(records, o.dataset);
+  const plans = buildPlans(records, o.dataset, o.detail);
   await writeFileAtomic(o.outPath, toJsonl(plans));
   return plans;
 }

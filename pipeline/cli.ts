@@ -54,6 +54,8 @@ const HELP: Record<string, string> = {
 
   --in FILE         archs.jsonl from sample
   --dataset NAME    cifar10 (3x32x32, 10 classes; default), cifar100, imagenet16 (3x16x16, 120 classes)
+  --detail          also write each plan's layer_list (name, type, shapes, params, macs) and tensor_list
+                    (the tensors computed, their terms and how many ReLUs read each)
   --out FILE        output JSONL: per arch params, macs (per image), layers, tensors, relu_units
 `,
   score: `usage: mod.ts score --in plans.jsonl --proxy naswot --dataset cifar10 --data PATH|synthetic
@@ -128,12 +130,13 @@ const FLAGS = {
   metric: { type: "string" },
   topk: { type: "string" },
   quiet: { type: "boolean" },
+  detail: { type: "boolean" },
   help: { type: "boolean", short: "h" },
 } as const;
 
 const ALLOWED: Record<string, string[]> = {
   sample: ["space", "n", "seed", "replace", "from", "out"],
-  build: ["in", "out", "dataset"],
+  build: ["in", "out", "dataset", "detail"],
   score: ["in", "out", "proxy", "dataset", "data", "split", "batch", "seed", "relu-count", "shard", "quiet"],
   rank: ["in", "out"],
   evaluate: ["in", "out", "bench", "metric", "topk"],
@@ -275,8 +278,13 @@ export async function main(argv: string[]): Promise<number> {
       case "build": {
         const out = need(v.out, "out");
         const inPath = one(v.in, "in");
-        const plans = await runBuild({ inPath, outPath: out, dataset: v.dataset ?? "cifar10" });
-        await manifest("build", out, argv, [inPath], { dataset: v.dataset ?? "cifar10" });
+        const plans = await runBuild({
+          inPath,
+          outPath: out,
+          dataset: v.dataset ?? "cifar10",
+          detail: v.detail,
+        });
+        await manifest("build", out, argv, [inPath], { dataset: v.dataset ?? "cifar10", detail: !!v.detail });
         console.error(`build: ${plans.length} plans -> ${out}`);
         return 0;
       }

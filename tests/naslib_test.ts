@@ -1,7 +1,7 @@
 // The committed NASWOT scores of the 725 NASLib archs against NASLib's own `nwot` column: the semantics are
 // the same (their images, batch size and initialisation differ), so the rankings must agree closely.
 import { sharedData } from "./_helpers.ts";
-import { readCsv } from "../pipeline/_io.ts";
+import { parseFloatField, readCsv } from "../pipeline/_io.ts";
 import { spearmanRho } from "../pipeline/_stats.ts";
 
 const root = new URL("..", import.meta.url).pathname;
@@ -15,14 +15,16 @@ Deno.test({
   async fn() {
     const table = await readCsv(ref!, ["dataset", "index", "nwot"]);
     const nwot = new Map<number, number>();
-    for (const r of table.rows) if (r.dataset === "cifar10") nwot.set(Number(r.index), Number(r.nwot));
+    for (const r of table.rows) {
+      if (r.dataset === "cifar10") nwot.set(Number(r.index), parseFloatField(r.nwot!, "nwot"));
+    }
     const scores = await readCsv(ours, ["index", "score"]);
     const x: number[] = [];
     const y: number[] = [];
     for (const r of scores.rows) {
       const v = nwot.get(Number(r.index));
       if (v === undefined) throw new Error(`index ${r.index} is not in the NASLib table`);
-      x.push(r.score === "-inf" ? -Infinity : Number(r.score));
+      x.push(parseFloatField(r.score!, "score"));
       y.push(v);
     }
     if (x.length !== 725) throw new Error(`${x.length} rows, expected 725`);

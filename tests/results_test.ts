@@ -5,7 +5,7 @@ import { Rng } from "../spaces/rng.ts";
 
 const gpu = await testGpu();
 const root = new URL("..", import.meta.url).pathname;
-const RESULTS = ["results/nb201/cifar10/naswot-1000"];
+const RESULTS = ["results/nb201/cifar10/naswot-1000", "results/nb201/cifar10/naswot-naslib725"];
 
 for (const rel of RESULTS) {
   const dir = `${root}${rel}`;

@@ -16,7 +16,7 @@ import { formatEvalSummary, runEvaluate } from "./evaluate.ts";
 import { runRank } from "./rank.ts";
 import { runSample } from "./sample.ts";
 import { parseShard, runMerge, runScore } from "./score.ts";
-import { runSearch } from "./search.ts";
+import { DEFAULT_SEARCH_OUT, runSearch } from "./search.ts";
 import { VERSION } from "./version.ts";
 import type { ReluCount } from "../spaces/plan.ts";
 
@@ -361,7 +361,7 @@ export async function main(argv: string[]): Promise<number> {
       }
       case "search": {
         const r = await runSearch({
-          out: v.out ?? "runs/search",
+          out: v.out ?? DEFAULT_SEARCH_OUT,
           space: v.space ?? "nb201",
           n: v.n === undefined ? undefined : int(v.n, "n"),
           from: v.from,
@@ -383,7 +383,7 @@ export async function main(argv: string[]): Promise<number> {
           console.log(`${v.metric ?? "cifar10valid_valid_200"}: ${r.accuracy ?? "n/a"}`);
         }
         if (r.summary) console.log(r.summary.trimEnd());
-        console.log(`files:  ${v.out ?? "runs/search"}/`);
+        console.log(`files:  ${v.out ?? DEFAULT_SEARCH_OUT}/`);
         return 0;
       }
     }

@@ -42,9 +42,13 @@ export interface SearchResult {
   summary: string;
 }
 
-/** Runs every stage into `o.out` (created if its parent exists). */
+/** The run folder used when `--out` is not given (created with its parents). */
+export const DEFAULT_SEARCH_OUT = "runs/search";
+
+/** Runs every stage into `o.out` (created if its parent exists; the default folder always is). */
 export async function runSearch(o: SearchOptions): Promise<SearchResult> {
   const parent = o.out.includes("/") ? o.out.slice(0, o.out.lastIndexOf("/")) || "/" : ".";
+  if (o.out === DEFAULT_SEARCH_OUT) await Deno.mkdir(parent, { recursive: true });
   try {
     await Deno.stat(parent);
   } catch {

@@ -37,6 +37,13 @@ async function fixture(): Promise<string> {
     `${i},${formatArch(indexToArch(i))},${[80.5, 70.25, 91.0, 10.0][k]},${[60, 50, 70, 5][k]}`
   );
   await Deno.writeTextFile(`${dir}/bench.csv`, `index,arch_str,acc_a,acc_b\n${rows.join("\n")}\n`);
+  // One arch as archs.jsonl and as a scores file, for the bad-input cases.
+  const arch0 = formatArch(indexToArch(0));
+  await Deno.writeTextFile(`${dir}/one.jsonl`, `{"arch_str":"${arch0}","index":0,"space":"nb201"}\n`);
+  await Deno.writeTextFile(
+    `${dir}/one.csv`,
+    `index,arch_str,proxy,dataset,batch,seed,score,n_units\n0,${arch0},naswot,cifar10,8,0,1.5,10\n`,
+  );
   return dir;
 }
 
@@ -231,7 +238,7 @@ Deno.test({
   },
 });
 
-const BAD: [string, (dir: string) => Promise<string[]>, RegExp, string][] = [
+const BAD: [string, (dir: string) => string[] | Promise<string[]>, RegExp, string][] = [
   [
     "a malformed arch string",
     async (d) => {
@@ -243,29 +250,19 @@ const BAD: [string, (dir: string) => Promise<string[]>, RegExp, string][] = [
   ],
   [
     "an unknown proxy",
-    async (d) => {
-      await Deno.writeTextFile(
-        `${d}/a.jsonl`,
-        `{"arch_str":"${formatArch(indexToArch(0))}","index":0,"space":"nb201"}\n`,
-      );
-      return ["score", "--in", `${d}/a.jsonl`, "--proxy", "magic", "--out", `${d}/out.csv`];
+    (d) => {
+      return ["score", "--in", `${d}/one.jsonl`, "--proxy", "magic", "--out", `${d}/out.csv`];
     },
     /--proxy: unknown proxy "magic"/,
     "out.csv",
   ],
   [
     "an unknown metric",
-    async (d) => {
-      await Deno.writeTextFile(
-        `${d}/s.csv`,
-        `index,arch_str,proxy,dataset,batch,seed,score,n_units\n0,${
-          formatArch(indexToArch(0))
-        },naswot,cifar10,8,0,1.5,10\n`,
-      );
+    (d) => {
       return [
         "evaluate",
         "--in",
-        `${d}/s.csv`,
+        `${d}/one.csv`,
         "--bench",
         `${d}/bench.csv`,
         "--metric",
@@ -280,17 +277,11 @@ const BAD: [string, (dir: string) => Promise<string[]>, RegExp, string][] = [
   [
     "a table without the metric column",
     async (d) => {
-      await Deno.writeTextFile(
-        `${d}/s.csv`,
-        `index,arch_str,proxy,dataset,batch,seed,score,n_units\n0,${
-          formatArch(indexToArch(0))
-        },naswot,cifar10,8,0,1.5,10\n`,
-      );
       await Deno.writeTextFile(`${d}/t.csv`, `index,acc_a\n0,50\n`);
       return [
         "evaluate",
         "--in",
-        `${d}/s.csv`,
+        `${d}/one.csv`,
         "--bench",
         `${d}/t.csv`,
         "--metric",
@@ -305,15 +296,11 @@ const BAD: [string, (dir: string) => Promise<string[]>, RegExp, string][] = [
   [
     "a truncated image file",
     async (d) => {
-      await Deno.writeTextFile(
-        `${d}/a.jsonl`,
-        `{"arch_str":"${formatArch(indexToArch(0))}","index":0,"space":"nb201"}\n`,
-      );
       await Deno.writeFile(`${d}/img.bin`, new Uint8Array(3073 * 2 + 100));
       return [
         "score",
         "--in",
-        `${d}/a.jsonl`,
+        `${d}/one.jsonl`,
         "--data",
         `${d}/img.bin`,
         "--batch",
@@ -327,13 +314,13 @@ const BAD: [string, (dir: string) => Promise<string[]>, RegExp, string][] = [
   ],
   [
     "an --out in a missing folder",
-    (d) => Promise.resolve(["sample", "--space", "nb201", "--n", "3", "--out", `${d}/missing/archs.jsonl`]),
+    (d) => ["sample", "--space", "nb201", "--n", "3", "--out", `${d}/missing/archs.jsonl`],
     /missing/,
     "missing/archs.jsonl",
   ],
   [
     "an unknown flag",
-    (d) => Promise.resolve(["rank", "--in", `${d}/x.csv`, "--out", `${d}/out.csv`, "--fast"]),
+    (d) => ["rank", "--in", `${d}/x.csv`, "--out", `${d}/out.csv`, "--fast"],
     /fast/,
     "out.csv",
   ],

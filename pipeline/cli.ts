@@ -307,7 +307,7 @@ export async function main(argv: string[]): Promise<number> {
         if (o.split !== "train" && o.split !== "test") {
           throw new UsageError(`--split: expected train or test, got "${o.split}"`);
         }
-        const rows = await runScore(o);
+        const { rows, device } = await runScore(o);
         await manifest("score" + (o.shard ? `.${o.shard.index}of${o.shard.count}` : ""), out, argv, [
           inPath,
           o.data,
@@ -319,6 +319,7 @@ export async function main(argv: string[]): Promise<number> {
           batch: o.batch,
           relu_count: o.reluCount,
           shard: v.shard ?? null,
+          device,
         }, { minibatch: o.seed, init: o.seed });
         console.error(`score: ${rows.length} rows -> ${out}`);
         return 0;

@@ -147,8 +147,8 @@ export async function readArchInput(path: string): Promise<ArchRecord[]> {
   return checkArchRecords(path, rows);
 }
 
-/** Runs the score stage; returns the rows of this shard in input order. */
-export async function runScore(o: ScoreOptions): Promise<ScoreRow[]> {
+/** Runs the score stage; returns the rows of this shard in input order and the GPU that scored them. */
+export async function runScore(o: ScoreOptions): Promise<{ rows: ScoreRow[]; device: string }> {
   if (!(PROXIES as readonly string[]).includes(o.proxy)) {
     throw new UsageError(`--proxy: unknown proxy "${o.proxy}"; known: ${PROXIES.join(", ")}`);
   }
@@ -176,8 +176,10 @@ export async function runScore(o: ScoreOptions): Promise<ScoreRow[]> {
 
   const todo = [...new Set(records.map((r) => r.arch_str))].filter((a) => !done.has(a));
   const metricsPath = o.metricsPath ?? `${dir}/metrics.jsonl`;
+  // The GPU is opened even when every row is reused, to record which device the run belongs to.
+  const gpu = o.gpu ?? await Gpu.open();
+  const device = gpu.describe();
   if (todo.length > 0) {
-    const gpu = o.gpu ?? await Gpu.open();
     const xb = gpu.upload(batch.data, "score.batch");
     const progress = new Progress(todo.length, { label: "score", quiet: o.quiet });
     const byArch = new Map(records.map((r) => [r.arch_str, r]));
@@ -215,16 +217,16 @@ export async function runScore(o: ScoreOptions): Promise<ScoreRow[]> {
       });
     } finally {
       xb.destroy();
-      if (!o.gpu) gpu.dispose();
     }
   }
+  if (!o.gpu) gpu.dispose();
   const rows = records.map((r) => done.get(r.arch_str)!).map((row, i) => ({
     ...row,
     index: records[i]!.index,
   }));
   await writeFileAtomic(o.outPath, toCsv(SCORE_COLUMNS, rows.map(scoreRowToCsv)));
   await Deno.remove(partialPath).catch(() => {});
-  return rows;
+  return { rows, device };
 }
 
 function csvLine(row: ScoreRow): string {

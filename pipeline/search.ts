@@ -67,7 +67,7 @@ export async function runSearch(o: SearchOptions): Promise<SearchResult> {
     outPath: p("archs.jsonl"),
   });
   await runBuild({ inPath: p("archs.jsonl"), outPath: p("plans.jsonl"), dataset: o.dataset });
-  await runScore({
+  const { device } = await runScore({
     inPath: p("plans.jsonl"),
     outPath: p("scores.csv"),
     proxy: o.proxy,
@@ -111,6 +111,7 @@ export async function runSearch(o: SearchOptions): Promise<SearchResult> {
       batch: o.batch,
       relu_count: o.reluCount,
       metric: o.bench ? o.metric : null,
+      device,
     },
   });
   return result;

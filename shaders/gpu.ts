@@ -282,9 +282,12 @@ export class Gpu {
   /** One line naming the adapter and backend. */
   describe(): string {
     const i = this.adapter.info;
+    // Subgroup sizes tell Deno's backends apart on the same driver (llvmpipe: GL 4-128, Vulkan 8-8); their
+    // shader compilers round differently, so scores are reproducible per description, not across them.
+    const sub = i.subgroupMinSize ? `, subgroups ${i.subgroupMinSize}-${i.subgroupMaxSize}` : "";
     return `${i.description || i.device || "unknown adapter"} (vendor ${i.vendor || "?"}${
       i.architecture ? `, ${i.architecture}` : ""
-    }${this.adapter.info.isFallbackAdapter ? ", software fallback" : ""})`;
+    }${i.isFallbackAdapter ? ", software fallback" : ""}${sub})`;
   }
 
   /** The adapter's limits as a plain sorted record. */

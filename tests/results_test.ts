@@ -1,19 +1,50 @@
-// Committed results are reproducible: rescoring 5 archs of a committed scores file (picked by a seeded draw)
-// with the command recorded in its manifest gives the same rows, byte for byte.
+// Committed results are reproducible: rescoring 5 archs of a committed scores file (picked at random) with
+// the command recorded in its manifest, on the device recorded there, gives the same rows byte for byte.
+// Scores depend on the device's float32 rounding (through which near-zero activations are positive), so the
+// test looks for a WebGPU backend whose adapter matches the manifest and skips, saying why, when none does.
 import { sharedData, testGpu } from "./_helpers.ts";
 import { Rng } from "../spaces/rng.ts";
 
 const gpu = await testGpu();
 const root = new URL("..", import.meta.url).pathname;
+/** DENO_WEBGPU_BACKEND values to try, and the adapter each gives here ("" = Deno's default choice). */
+async function adapters(): Promise<Map<string, string>> {
+  const out = new Map<string, string>();
+  for (const backend of ["", "vulkan", "gl"]) {
+    const env: Record<string, string> = backend ? { DENO_WEBGPU_BACKEND: backend } : {};
+    const r = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "--allow-read", `${root}mod.ts`, "device"],
+      env,
+      stdout: "piped",
+      stderr: "null",
+    }).output();
+    const line = new TextDecoder().decode(r.stdout).split("\n")[0] ?? "";
+    if (r.code === 0 && line.startsWith("adapter: ")) out.set(backend, line.slice("adapter: ".length));
+  }
+  return out;
+}
+const found = gpu === null ? new Map<string, string>() : await adapters();
+
 const RESULTS = ["results/nb201/cifar10/naswot-1000", "results/nb201/cifar10/naswot-naslib725"];
 
 for (const rel of RESULTS) {
   const dir = `${root}${rel}`;
   const present = await Deno.stat(`${dir}/scores.csv`).then(() => true, () => false);
   const data = sharedData("cifar10/cifar10_test_eembc200.bin");
+  const device = present
+    ? JSON.parse(await Deno.readTextFile(`${dir}/manifest.json`)).stages.score.params.device
+    : "";
+  const backend = [...found].find(([, d]) => d === device)?.[0];
+  if (present && backend === undefined) {
+    console.warn(
+      `skipped: ${rel} was scored on "${device}"; no WebGPU backend here gives that adapter (found: ${
+        [...found.values()].join("; ") || "none"
+      }). On Debian, Mesa's lavapipe (apt install mesa-vulkan-drivers) gives the llvmpipe Vulkan adapter.`,
+    );
+  }
   Deno.test({
     name: `rescoring 5 archs of ${rel} reproduces their rows byte for byte`,
-    ignore: gpu === null || !present || data === null,
+    ignore: gpu === null || !present || data === null || backend === undefined,
     async fn() {
       const manifest = JSON.parse(await Deno.readTextFile(`${dir}/manifest.json`));
       const cmd: string[] = manifest.stages.score.command;
@@ -27,6 +58,7 @@ for (const rel of RESULTS) {
         const r = await new Deno.Command(Deno.execPath(), {
           args: ["run", "--allow-read", "--allow-write", `${root}mod.ts`, ...args],
           cwd: root,
+          env: backend ? { DENO_WEBGPU_BACKEND: backend } : {},
           stderr: "piped",
         }).output();
         if (r.code !== 0) throw new Error(`${args[0]} failed: ${new TextDecoder().decode(r.stderr)}`);

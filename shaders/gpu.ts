@@ -14,7 +14,6 @@
 
 /// <reference types="@webgpu/types" />
 
-import { renderWgsl, type TemplateParams } from "./_template.ts";
 
 /** A compute kernel: WGSL source (already rendered), entry point, override constants and a name for errors. */
 export interface Kernel {
@@ -456,16 +455,6 @@ export class Gpu {
     this.#pool.clear();
     this.device.destroy();
   }
-}
-
-/** Renders a template kernel file (see `_template.ts`) into a Kernel. */
-export function kernelFrom(
-  name: string,
-  template: string,
-  params: TemplateParams = {},
-  constants?: Record<string, number>,
-): Kernel {
-  return { name, code: renderWgsl(template, params), constants };
 }
 
 const codeHashes = new Map<string, number>();

@@ -88,21 +88,14 @@ export async function loadScoringBatch(
     const { syntheticBatch } = await import("../datasets/minibatch.ts");
     return syntheticBatch({ batch: o.batch, c: input.c, h: input.h, w: input.w, classes, seed: o.seed });
   }
-  try {
-    return await loadBatch({
-      dataset: o.dataset as DatasetName,
-      path: o.data,
-      batch: o.batch,
-      seed: o.seed,
-      split: o.split ?? "test",
-      classes: o.dataset === "imagenet16" ? undefined : classes,
-    });
-  } catch (e) {
-    if (e instanceof Error && !(e instanceof UsageError) && e.name !== "Error") {
-      throw new UsageError(e.message);
-    }
-    throw e;
-  }
+  return await loadBatch({
+    dataset: o.dataset as DatasetName,
+    path: o.data,
+    batch: o.batch,
+    seed: o.seed,
+    split: o.split ?? "test",
+    classes: o.dataset === "imagenet16" ? undefined : classes,
+  });
 }
 
 /**

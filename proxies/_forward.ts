@@ -23,9 +23,10 @@ import {
 } from "../shaders/node.ts";
 import {
   bnKernels,
+  encodeLogdet,
   encodePopcount,
   headKernels,
-  logdetKernel,
+  logdetKernels,
   POPCOUNT_ROWS,
   popcountKernel,
 } from "../shaders/kernels.ts";
@@ -122,7 +123,7 @@ export async function preparePlan(
       kernels.push(popcountKernel(n, codeWords(t.shape.c, t.shape.h, t.shape.w)));
     }
   }
-  if (opts.naswot) kernels.push(logdetKernel(n));
+  if (opts.naswot) kernels.push(...logdetKernels(n));
   if (opts.logits && plan.head.src >= 0) {
     const s = plan.tensors[plan.head.src]!.shape;
     kernels.push(...headKernels(n, s.c, s.h * s.w, plan.classes));
@@ -243,16 +244,20 @@ export async function runForward(
     }
   }
 
-  const reads: { src: Binding; size: number }[] = [];
+  const reads: { src: Binding; offset?: number; size: number }[] = [];
   let logdetBuf: PooledBuffer | null = null;
   let aBuf: PooledBuffer | null = null;
   if (ham) {
     if (units >= 2 ** 53) throw new Error(`plan ${plan.arch}: ${units} ReLU units overflow`);
-    logdetBuf = gpu.acquire(4, "logdet");
+    logdetBuf = gpu.acquire((n + 1) * 4, "logdet");
     aBuf = gpu.acquire(n * n * 4, "cholesky");
-    const unitsU = rec.uniform(new Uint32Array([units % 2 ** 32, Math.floor(units / 2 ** 32), 0, 0]));
-    rec.dispatch(gpu.compiled(logdetKernel(n))!, [ham, aBuf, logdetBuf, unitsU], [1]);
-    reads.push({ src: ham, size: n * n * 4 }, { src: logdetBuf, size: 4 });
+    const pipelines = logdetKernels(n).map((k) => gpu.compiled(k)!) as [
+      GPUComputePipeline,
+      GPUComputePipeline,
+      GPUComputePipeline,
+    ];
+    encodeLogdet(gpu, rec, pipelines, n, units, ham, aBuf, logdetBuf);
+    reads.push({ src: ham, size: n * n * 4 }, { src: logdetBuf, offset: n * 4, size: 4 });
   }
   let logitsBuf: PooledBuffer | null = null;
   const feat: PooledBuffer[] = [];

@@ -14,7 +14,6 @@
 
 /// <reference types="@webgpu/types" />
 
-
 /** A compute kernel: WGSL source (already rendered), entry point, override constants and a name for errors. */
 export interface Kernel {
   /** Human name used in labels and error messages, e.g. `conv2d_k3s1_p4c8`. */

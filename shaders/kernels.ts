@@ -5,7 +5,7 @@
  */
 
 import { memoize } from "./_memo.ts";
-import type { Binding, Kernel, PooledBuffer, Recorder } from "./gpu.ts";
+import type { Binding, Gpu, Kernel, PooledBuffer, Recorder } from "./gpu.ts";
 import { renderWgsl } from "./_template.ts";
 import bnStats from "./bn_stats.wgsl" with { type: "text" };
 import popcount from "./popcount.wgsl" with { type: "text" };
@@ -93,10 +93,39 @@ export function encodePopcount(
   }
 }
 
-/** log|det(N_A - ham)| by f32 Cholesky. Dispatch [1]. */
-export const logdetKernel = memoize(function logdetKernel(n: number): Kernel {
-  return { name: "logdet", code: logdet, constants: { N: n } };
+/** log|det(N_A - ham)| by float32 Cholesky: [fill, column, finish]; record it with `encodeLogdet`. */
+export const logdetKernels = memoize(function logdetKernels(n: number): [Kernel, Kernel, Kernel] {
+  const k = (entry: string): Kernel => ({
+    name: `logdet.${entry}`,
+    code: logdet,
+    entry,
+    constants: { N: n },
+  });
+  return [k("fill"), k("column"), k("finish")];
 });
+
+/**
+ * Records log|det(units - ham)| for n images into `out` (n + 1 floats: the pivots, then the value), with
+ * `scratch` of n*n floats; one dispatch per column.
+ */
+export function encodeLogdet(
+  gpu: Gpu,
+  rec: Recorder,
+  pipelines: [GPUComputePipeline, GPUComputePipeline, GPUComputePipeline],
+  n: number,
+  units: number,
+  ham: Binding,
+  scratch: Binding,
+  out: Binding,
+): void {
+  const params = rec.uniform(new Uint32Array([units % 2 ** 32, Math.floor(units / 2 ** 32), 0, 0]));
+  const [fill, column, finish] = pipelines;
+  rec.dispatch(fill, [ham, scratch, null, params], [Math.ceil((n * n) / 64)]);
+  for (let j = 0; j < n; j++) {
+    rec.dispatch(column, [null, scratch, out, null, gpu.blockIndex(j)], [Math.ceil(n / 64)]);
+  }
+  rec.dispatch(finish, [null, null, out, params], [1]);
+}
 
 /** Classifier head: [gap (x, feat), linear (feat, weights+bias, logits)]. */
 export const headKernels = memoize(

@@ -227,7 +227,7 @@ export async function runForward(
     encodeNode(rec, gpu.compiled(kernel)!, spec, groups, out, codes, termBuffers);
     if (codes && ham) {
       const pk = popcountKernel(n, words);
-      encodePopcount(rec, gpu.compiled(pk)!, n, words, codes, ham, t.reluUses);
+      encodePopcount(gpu, rec, gpu.compiled(pk)!, n, words, codes, ham, t.reluUses);
       units += t.reluUses * t.shape.c * t.shape.h * t.shape.w;
       gpu.release(codes);
     }

@@ -183,12 +183,6 @@ export class Recorder {
     this.#owned = [];
   }
 
-  /** Records a buffer-to-buffer copy. */
-  copy(src: Binding, srcOffset: number, dst: Binding, dstOffset: number, size: number): void {
-    this.#endPass();
-    this.#encoder.copyBufferToBuffer(buf(src), srcOffset, buf(dst), dstOffset, size);
-  }
-
   /** Records zero-filling of a buffer range. */
   clear(b: Binding, offset = 0, size?: number): void {
     this.#endPass();

@@ -49,7 +49,7 @@ export const popcountKernel = memoize(function popcountKernel(n: number, words: 
       decl.push(`  let r${t} = min(i0 + ${t}u, N - 1u) * len;`);
       body.push(`    h${t} += countOneBits(codes[r${t} + w] ^ cj);`);
     }
-    store.push(`    if (i0 + ${t}u < N) { ham[(i0 + ${t}u) * N + j] += blk.x * h${t}; }`);
+    store.push(`    if (i0 + ${t}u < N) { ham[(i0 + ${t}u) * N + j] += weight * h${t}; }`);
   }
   const code = renderWgsl(popcount, {
     VEC4: vec4,
@@ -67,6 +67,7 @@ export const popcountKernel = memoize(function popcountKernel(n: number, words: 
  * (pooled buffers do) and hold whole row blocks (n rounded up to POPCOUNT_ROWS images).
  */
 export function encodePopcount(
+  gpu: Gpu,
   rec: Recorder,
   pipeline: GPUComputePipeline,
   n: number,
@@ -75,21 +76,19 @@ export function encodePopcount(
   ham: Binding,
   weight: number,
 ): void {
+  const blocks = Math.ceil(n / POPCOUNT_ROWS);
+  if (!Number.isInteger(weight) || weight < 1 || weight >= 16 || blocks > 64) {
+    throw new RangeError(`encodePopcount: weight ${weight} (1..15) or ${n} images (<= 1024) out of range`);
+  }
   if (!popcountVec4(words)) {
-    rec.dispatch(pipeline, [codes, ham, rec.uniform(new Uint32Array([weight, 0, 0, 0]))], [
-      Math.ceil(n / 64),
-      Math.ceil(n / POPCOUNT_ROWS),
-    ]);
+    rec.dispatch(pipeline, [codes, ham, gpu.blockIndex(weight * 64)], [Math.ceil(n / 64), blocks]);
     return;
   }
   const bytes = POPCOUNT_ROWS * words * 4;
-  if (codes.size < Math.ceil(n / POPCOUNT_ROWS) * bytes) {
-    throw new RangeError("encodePopcount: codes buffer too small");
-  }
-  for (let i0 = 0; i0 < n; i0 += POPCOUNT_ROWS) {
-    const params = rec.uniform(new Uint32Array([weight, i0, 0, 0]));
-    const rows = { buffer: codes.buffer, offset: (i0 / POPCOUNT_ROWS) * bytes, size: bytes };
-    rec.dispatch(pipeline, [codes, ham, params, rows], [Math.ceil(n / 64)]);
+  if (codes.size < blocks * bytes) throw new RangeError("encodePopcount: codes buffer too small");
+  for (let b = 0; b < blocks; b++) {
+    const rows = { buffer: codes.buffer, offset: b * bytes, size: bytes };
+    rec.dispatch(pipeline, [codes, ham, gpu.blockIndex(weight * 64 + b), rows], [Math.ceil(n / 64)]);
   }
 }
 

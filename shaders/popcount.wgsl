@@ -7,12 +7,13 @@
 // Bindings:
 //   0 codes : array<u32> [N][WORDS], or array<vec4<u32>> [N][WORDS/4] when VEC4 (WORDS a multiple of 4)
 //   1 ham   : array<u32>  [N][N], accumulated in place
-//   2 blk   : vec4<u32>   .x = WEIGHT, .y = i0 (first row of this dispatch)
+//   2 blk   : vec4<u32>   .x = WEIGHT * 64 + b: the weight, and (VEC4) the row block b of this dispatch,
+//             i0 = b * TI (a range of the runtime's shared index buffer, so no buffer is made per dispatch)
 //   3 rows  : (VEC4 only) the codes of rows i0..i0+TI-1 again, as a uniform buffer range: llvmpipe reads
 //             uniform buffers at a workgroup-uniform address as one broadcast load (storage buffers not)
 // Blocking: invocation j (lanes differ in j) handles rows i0..i0+TI-1, the same for the whole workgroup, so
 // their code words are broadcast loads; only code_j is a per-invocation load, shared by TI popcounts.
-// Dispatch: x = ceil(N/64), y = ceil(N/TI); with VEC4 one dispatch per row block (y = 1, blk.y = i0).
+// Dispatch: x = ceil(N/64), y = ceil(N/TI); with VEC4 one dispatch per row block (y = 1).
 
 #if ${VEC4}
 @group(0) @binding(0) var<storage, read> codes: array<vec4<u32>>;
@@ -31,8 +32,9 @@ const TI: u32 = ${TI}u;
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>) {
   let live = gid.x < N;
   let j = min(gid.x, N - 1u);
+  let weight = blk.x / 64u;
 #if ${VEC4}
-  let i0 = blk.y;
+  let i0 = (blk.x % 64u) * TI;
 #else
   let i0 = wid.y * TI;
 #endif

@@ -289,7 +289,7 @@ for (const units of [77, 256]) {
         const cb = gpu!.acquire(packed.byteLength);
         gpu!.write(cb, packed);
         owned.push(cb);
-        encodePopcount(rec, p, n, words, cb, ham, weight);
+        encodePopcount(gpu!, rec, p, n, words, cb, ham, weight);
       }
       rec.submit();
       const got = new Uint32Array(await read(gpu!, ham, n * n * 4));

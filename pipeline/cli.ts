@@ -17,6 +17,7 @@ import { runRank } from "./rank.ts";
 import { runSample } from "./sample.ts";
 import { parseShard, runMerge, runScore } from "./score.ts";
 import { DEFAULT_SEARCH_OUT, runSearch } from "./search.ts";
+import { type Algo, runProtocol } from "./search_protocol.ts";
 import { VERSION } from "./version.ts";
 import type { ReluCount } from "../spaces/plan.ts";
 
@@ -41,13 +42,15 @@ Run 'mod.ts <command> --help' for its flags. Example:
 `;
 
 const HELP: Record<string, string> = {
-  sample: `usage: mod.ts sample --space nb201 (--n N --seed S [--replace] | --from FILE) --out archs.jsonl
+  sample:
+    `usage: mod.ts sample --space nb201 (--n N --seed S [--replace] | --from FILE | --all) --out archs.jsonl
 
   --space nb201     search space (NAS-Bench-201 topology space, 15,625 cells)
   --n N             draw N architectures uniformly at random (without replacement unless --replace)
   --seed S          seed of the draw (default 0)
   --replace         draw with replacement (the NASWOT random-search protocol)
   --from FILE       one NB201 arch string or benchmark index per line (# comments allowed)
+  --all             every architecture of the space, in benchmark index order (15,625 for nb201)
   --out FILE        output JSONL: {"arch_str", "index", "space"} per line
 `,
   build: `usage: mod.ts build --in archs.jsonl --out plans.jsonl [--dataset cifar10]
@@ -92,6 +95,7 @@ const HELP: Record<string, string> = {
   Writes Kendall tau-b, Spearman rho (ties handled), top-k% retrieval, the top-ranked arch's accuracy.
 `,
   search: `usage: mod.ts search [flags]   (all stages into one folder; no flags = the embedded default)
+       mod.ts search --algo random|rea|area|rea-proxy --runs R --bench TABLE [flags]   (search protocols)
 
   --out DIR         run folder (default runs/search): archs.jsonl plans.jsonl scores.csv ranked.csv
                     [eval.json] manifest.json metrics.jsonl
@@ -99,6 +103,27 @@ const HELP: Record<string, string> = {
   --proxy / --dataset / --data / --batch / --seed / --relu-count / --quiet   as in 'score'
                     (default: naswot on a synthetic cifar10-shaped batch of 128, seed 0)
   --bench FILE --metric COLUMN   evaluate against a benchmark table and print the chosen arch's accuracy
+
+Search protocols (ALGORITHMS.md section 5), R seeded runs each, judged by the benchmark table:
+  --algo random     random search: N archs uniformly WITH replacement, the best proxy score wins (--n, default 100)
+  --algo rea        regularized evolution, fitness = --fitness column (12-epoch validation accuracy), each
+                    evaluation costs its simulated training time, until --budget seconds are spent
+  --algo area       REA whose population is the best --population of --candidates archs by proxy score
+  --algo rea-proxy  REA with the proxy score as fitness (no training), --budget-evals evaluations
+  --runs R          number of runs (default 1); run r draws from (--seed, r) only
+  --metric COLUMN   accuracy reported for the chosen arch (default cifar10_test_200); every numeric column
+                    of the table is written to runs.csv and summarised in summary.json
+  --fitness COLUMN  REA/AREA fitness (default cifar10valid_valid_12)
+  --cost-column C   simulated training seconds per arch; without it: 12 epochs * 9.14 s * (0.5 + 0.5 *
+                    macs / mean macs), 9.14 s being NB201's mean cifar10-valid epoch time
+  --population P / --sample-size S   REA population and tournament size (default 10 / 3)
+  --budget SECONDS  REA/AREA simulated time budget (default 12000)
+  --budget-evals N  rea-proxy evaluations, the initial population included (default 100)
+  --candidates N    AREA: archs scored to seed the population (default 20)
+  --scores FILE     score table(s) to reuse (rows of other proxies, datasets, batches or seeds are skipped);
+                    only archs found in none of them, nor in DIR/scores.csv, are scored on the GPU
+  Writes DIR/runs.csv, DIR/summary.json, DIR/trajectory.csv (evolution), DIR/scores.csv (the archs scored),
+  manifest.json and metrics.jsonl (wall-clock seconds per run).
 `,
   merge: `usage: mod.ts merge --in shard0.csv --in shard1.csv ... --out scores.csv
 
@@ -116,6 +141,7 @@ const FLAGS = {
   n: { type: "string" },
   seed: { type: "string" },
   replace: { type: "boolean" },
+  all: { type: "boolean" },
   from: { type: "string" },
   in: { type: "string", multiple: true },
   out: { type: "string" },
@@ -131,11 +157,21 @@ const FLAGS = {
   topk: { type: "string" },
   quiet: { type: "boolean" },
   detail: { type: "boolean" },
+  algo: { type: "string" },
+  runs: { type: "string" },
+  fitness: { type: "string" },
+  "cost-column": { type: "string" },
+  population: { type: "string" },
+  "sample-size": { type: "string" },
+  budget: { type: "string" },
+  "budget-evals": { type: "string" },
+  candidates: { type: "string" },
+  scores: { type: "string", multiple: true },
   help: { type: "boolean", short: "h" },
 } as const;
 
 const ALLOWED: Record<string, string[]> = {
-  sample: ["space", "n", "seed", "replace", "from", "out"],
+  sample: ["space", "n", "seed", "replace", "from", "all", "out"],
   build: ["in", "out", "dataset", "detail"],
   score: ["in", "out", "proxy", "dataset", "data", "split", "batch", "seed", "relu-count", "shard", "quiet"],
   rank: ["in", "out"],
@@ -156,6 +192,16 @@ const ALLOWED: Record<string, string[]> = {
     "bench",
     "metric",
     "quiet",
+    "algo",
+    "runs",
+    "fitness",
+    "cost-column",
+    "population",
+    "sample-size",
+    "budget",
+    "budget-evals",
+    "candidates",
+    "scores",
   ],
   merge: ["in", "out"],
   device: [],
@@ -174,6 +220,15 @@ function int(v: string | undefined, flag: string, def?: number): number {
   }
   if (!/^-?\d+$/.test(v)) throw new UsageError(`--${flag}: expected an integer, got "${v}"`);
   return Number(v);
+}
+
+function num(v: string | undefined, flag: string, def: number): number {
+  if (v === undefined) return def;
+  const x = Number(v);
+  if (v.trim() === "" || !Number.isFinite(x)) {
+    throw new UsageError(`--${flag}: expected a number, got "${v}"`);
+  }
+  return x;
 }
 
 function need(v: string | undefined, flag: string): string {
@@ -262,6 +317,7 @@ export async function main(argv: string[]): Promise<number> {
           seed,
           replace: v.replace,
           from: v.from,
+          all: v.all,
           outPath: out,
         });
         await manifest(
@@ -269,7 +325,7 @@ export async function main(argv: string[]): Promise<number> {
           out,
           argv,
           [v.from],
-          { space: v.space, n: n ?? null, replace: !!v.replace },
+          { space: v.space, n: n ?? null, replace: !!v.replace, ...(v.all ? { all: true } : {}) },
           { sample: seed },
         );
         console.error(`sample: ${recs.length} architectures -> ${out}`);
@@ -361,6 +417,53 @@ export async function main(argv: string[]): Promise<number> {
         return 0;
       }
       case "search": {
+        if (v.algo !== undefined || v.runs !== undefined) {
+          const protocolOnly = ["from", "replace", "split"] as const;
+          for (const k of protocolOnly) {
+            if (v[k] !== undefined) throw new UsageError(`--${k} does not apply to --algo/--runs`);
+          }
+          const r = await runProtocol({
+            algo: (v.algo ?? "random") as Algo,
+            runs: int(v.runs, "runs", 1),
+            out: v.out ?? DEFAULT_SEARCH_OUT,
+            seed: int(v.seed, "seed", 0),
+            bench: need(v.bench, "bench"),
+            metric: v.metric ?? "cifar10_test_200",
+            fitness: v.fitness ?? "cifar10valid_valid_12",
+            costColumn: v["cost-column"],
+            n: int(v.n, "n", 100),
+            population: int(v.population, "population", 10),
+            sample: int(v["sample-size"], "sample-size", 3),
+            budgetSeconds: num(v.budget, "budget", 12000),
+            budgetEvals: int(v["budget-evals"], "budget-evals", 100),
+            candidates: int(v.candidates, "candidates", 20),
+            proxy: v.proxy ?? "naswot",
+            dataset: v.dataset ?? "cifar10",
+            data: v.data ?? "synthetic",
+            batch: int(v.batch, "batch", 128),
+            reluCount: reluCount(v["relu-count"]),
+            scores: v.scores ?? [],
+            quiet: v.quiet,
+            command: argv,
+          });
+          console.log(r.text);
+          console.log(`files:  ${v.out ?? DEFAULT_SEARCH_OUT}/`);
+          return 0;
+        }
+        for (
+          const k of [
+            "scores",
+            "fitness",
+            "cost-column",
+            "population",
+            "sample-size",
+            "budget",
+            "budget-evals",
+            "candidates",
+          ] as const
+        ) {
+          if (v[k] !== undefined) throw new UsageError(`--${k} needs --algo (a search protocol)`);
+        }
         const r = await runSearch({
           out: v.out ?? DEFAULT_SEARCH_OUT,
           space: v.space ?? "nb201",

@@ -49,6 +49,15 @@ export function sampleArchs(n: number, seed: number, replace = false): ArchRecor
   }));
 }
 
+/** Every NB201 architecture, in benchmark index order (0 .. 15,624). */
+export function allArchs(): ArchRecord[] {
+  return Array.from({ length: NB201_SIZE }, (_, index) => ({
+    space: "nb201",
+    index,
+    arch_str: formatArch(indexToArch(index)),
+  }));
+}
+
 /** Parses a `--from` file: one arch string or benchmark index per line; blank lines and `#` comments skipped. */
 export function parseArchList(path: string, text: string): ArchRecord[] {
   const out: ArchRecord[] = [];
@@ -76,16 +85,19 @@ export interface SampleOptions {
   seed: number;
   replace?: boolean;
   from?: string;
+  /** Every architecture of the space, in benchmark index order. */
+  all?: boolean;
   outPath: string;
 }
 
 /** Writes archs.jsonl (sorted keys, one record per line) and returns the records. */
 export async function runSample(o: SampleOptions): Promise<ArchRecord[]> {
   checkSpace(o.space);
-  if ((o.n === undefined) === (o.from === undefined)) {
-    throw new UsageError("sample needs exactly one of --n N or --from FILE");
-  }
-  const records = o.from !== undefined
+  const given = [o.n !== undefined, o.from !== undefined, !!o.all].filter(Boolean).length;
+  if (given !== 1) throw new UsageError("sample needs exactly one of --n N, --from FILE or --all");
+  const records = o.all
+    ? allArchs()
+    : o.from !== undefined
     ? parseArchList(o.from, await readTextInput(o.from, "--from file"))
     : sampleArchs(o.n!, o.seed, o.replace);
   await writeFileAtomic(o.outPath, toJsonl(records));

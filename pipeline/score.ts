@@ -145,7 +145,7 @@ export async function runScore(o: ScoreOptions): Promise<{ rows: ScoreRow[]; dev
   if (!(PROXIES as readonly string[]).includes(o.proxy)) {
     throw new UsageError(`--proxy: unknown proxy "${o.proxy}"; known: ${PROXIES.join(", ")}`);
   }
-  const { input } = datasetShape(o.dataset);
+  datasetShape(o.dataset); // an unknown --dataset fails here, before any work
   const all = await readArchInput(o.inPath);
   for (const r of all) checkSpace(r.space);
   const [start, end] = shardRange(all.length, o.shard ?? { index: 0, count: 1 });
@@ -180,23 +180,15 @@ export async function runScore(o: ScoreOptions): Promise<{ rows: ScoreRow[]; dev
     try {
       for (const archStr of todo) {
         const rec = byArch.get(archStr)!;
-        const plan = lowerNb201(parseArch(archStr), { input, classes: 1, reluCount: o.reluCount ?? "paper" });
         const ta = performance.now();
-        const r = await naswot(gpu, plan, xb, o.batch, o.seed);
-        const row: ScoreRow = {
-          index: rec.index,
-          arch_str: archStr,
-          ...key,
-          score: r.score,
-          n_units: r.units,
-        };
+        const { row, logdetGpu } = await scoreArch(gpu, xb, rec.index, archStr, o, key);
         await Deno.writeTextFile(partialPath, csvLine(row), { append: true });
         done.set(archStr, row);
         await appendMetrics(metricsPath, {
           stage: "score",
           index: rec.index,
           seconds: round((performance.now() - ta) / 1000),
-          logdet_gpu: round(r.logdetGpu),
+          logdet_gpu: round(logdetGpu),
         });
         progress.tick();
       }
@@ -220,6 +212,35 @@ export async function runScore(o: ScoreOptions): Promise<{ rows: ScoreRow[]; dev
   await writeFileAtomic(o.outPath, toCsv(SCORE_COLUMNS, rows.map(scoreRowToCsv)));
   await Deno.remove(partialPath).catch(() => {});
   return { rows, device };
+}
+
+/** The key columns of a score row: which run it belongs to. */
+export type ScoreKey = Pick<ScoreRow, "proxy" | "dataset" | "batch" | "seed">;
+
+/**
+ * Scores one architecture on the GPU with the minibatch already uploaded to `xb`; the score depends only
+ * on (arch, proxy, minibatch, batch size, seed), never on what was scored before.
+ */
+export async function scoreArch(
+  gpu: Gpu,
+  xb: GPUBuffer,
+  index: number,
+  archStr: string,
+  o: Pick<ScoreOptions, "dataset" | "batch" | "seed" | "reluCount">,
+  key: ScoreKey,
+): Promise<{ row: ScoreRow; logdetGpu: number }> {
+  const { input } = datasetShape(o.dataset);
+  const plan = lowerNb201(parseArch(archStr), { input, classes: 1, reluCount: o.reluCount ?? "paper" });
+  const r = await naswot(gpu, plan, xb, o.batch, o.seed);
+  return {
+    row: { index, arch_str: archStr, ...key, score: r.score, n_units: r.units },
+    logdetGpu: r.logdetGpu,
+  };
+}
+
+/** The score rows of a file that belong to run `key`; rows of other runs are skipped, a torn last line too. */
+export function readScoreRows(path: string, key: ScoreKey): Promise<ScoreRow[]> {
+  return readPartial(path, key, false);
 }
 
 function csvLine(row: ScoreRow): string {

@@ -32,6 +32,7 @@ commands (the pipeline, in order):
   rank      order them by score             -> ranked.csv
   evaluate  compare with benchmark accuracy -> eval.json
   search    all of the above into one folder (the main job)
+  report    figures and tables of results   -> report.html, report.md, figures/*.svg
   merge     join shard score files in order -> scores.csv
   device    print the WebGPU adapter and its limits
 
@@ -122,8 +123,22 @@ Search protocols (ALGORITHMS.md section 5), R seeded runs each, judged by the be
   --candidates N    AREA: archs scored to seed the population (default 20)
   --scores FILE     score table(s) to reuse (rows of other proxies, datasets, batches or seeds are skipped);
                     only archs found in none of them, nor in DIR/scores.csv, are scored on the GPU
-  Writes DIR/runs.csv, DIR/summary.json, DIR/trajectory.csv (evolution), DIR/scores.csv (the archs scored),
+  Writes DIR/runs.csv, DIR/summary.json, DIR/trajectory.csv (evolution: steps of the best-so-far), DIR/scores.csv (the archs scored),
   manifest.json and metrics.jsonl (wall-clock seconds per run).
+`,
+  report:
+    `usage: mod.ts report --out DIR [--scores FILE --bench TABLE [--metric COLUMN] [--data PATH|synthetic]]
+                        [--search DIR ...]
+
+  Writes DIR/report.html (self-contained: inline SVG), DIR/report.md and DIR/figures/*.svg, drawn with
+  Vega-Lite (headless, no browser):
+  --scores FILE     a scores.csv or ranked.csv: score against accuracy (--metric column of --bench, default
+                    cifar10valid_valid_200), titled with Kendall tau
+  --data PATH       the images the scores were computed on ("synthetic" for a synthetic run): adds the NASWOT
+                    kernels K / N_A of the lowest-, median- and highest-accuracy archs, recomputed on the GPU
+                    with the scores' batch size and seed (--kernel-images M: the first M images, default 32)
+  --search DIR      a 'search --algo' folder (repeatable): random search accuracy against N, evolution
+                    trajectories against simulated time, and a table of every protocol's mean +- std
 `,
   merge: `usage: mod.ts merge --in shard0.csv --in shard1.csv ... --out scores.csv
 
@@ -167,6 +182,8 @@ const FLAGS = {
   "budget-evals": { type: "string" },
   candidates: { type: "string" },
   scores: { type: "string", multiple: true },
+  search: { type: "string", multiple: true },
+  "kernel-images": { type: "string" },
   help: { type: "boolean", short: "h" },
 } as const;
 
@@ -204,6 +221,7 @@ const ALLOWED: Record<string, string[]> = {
     "scores",
   ],
   merge: ["in", "out"],
+  report: ["out", "scores", "bench", "metric", "search", "data", "kernel-images"],
   device: [],
 };
 
@@ -414,6 +432,21 @@ export async function main(argv: string[]): Promise<number> {
         const out = need(v.out, "out");
         const rows = await runMerge(v.in ?? [], out);
         console.error(`merge: ${rows} rows from ${v.in!.length} shards -> ${out}`);
+        return 0;
+      }
+      case "report": {
+        const { runReport } = await import("./report.ts");
+        if ((v.scores?.length ?? 0) > 1) throw new UsageError("--scores: give one scores file to report");
+        const files = await runReport({
+          out: need(v.out, "out"),
+          scores: v.scores?.[0],
+          bench: v.bench,
+          metric: v.metric ?? "cifar10valid_valid_200",
+          searches: v.search ?? [],
+          data: v.data,
+          kernelImages: int(v["kernel-images"], "kernel-images", 32),
+        });
+        console.error(`report: ${files.join(", ")}`);
         return 0;
       }
       case "search": {

@@ -2,7 +2,7 @@
  * The search protocols as a command: `search --algo random|rea|area|rea-proxy --runs R --bench TABLE`.
  * Runs R seeded runs, looks the chosen architectures up in the benchmark table and writes, into the run
  * folder, `runs.csv` (one row per run: the chosen arch and its value in every metric column of the table),
- * `trajectory.csv` (evolution: best-so-far after every evaluation), `summary.json` (mean and std per
+ * `trajectory.csv` (evolution: the steps of the best-so-far, and the last evaluation), `summary.json` (mean and std per
  * metric), the score cache `scores.csv` and `manifest.json`. Wall-clock times go to `metrics.jsonl` only.
  * @module
  */
@@ -254,7 +254,12 @@ export async function runProtocol(o: ProtocolOptions): Promise<ProtocolSummary> 
           seconds: res.seconds,
           optimum: Math.max(...seen.map((i) => main[i]!)),
         });
-        for (const point of res.trajectory) traj.push({ run: r, point });
+        // The best-so-far is a step function: keep its steps and the last evaluation.
+        res.trajectory.forEach((point, k, all) => {
+          if (k === 0 || k === all.length - 1 || point.best !== all[k - 1]!.best) {
+            traj.push({ run: r, point });
+          }
+        });
         await appendMetrics(p("metrics.jsonl"), { stage: "search.run", run: r, seconds: secs(t0) });
       }
     }

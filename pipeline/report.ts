@@ -132,7 +132,6 @@ export async function runReport(o: ReportOptions): Promise<string[]> {
   const searchPoints: SearchPoint[] = [];
   const traj: { algo: string; seconds: number; accuracy: number }[] = [];
   const rowsMd: string[] = [];
-  let trajMetric = o.metric;
   for (const dir of o.searches) {
     const summary = JSON.parse(await readTextInput(`${dir}/summary.json`, "search summary"));
     const params = summary.params ?? {};
@@ -140,7 +139,11 @@ export async function runReport(o: ReportOptions): Promise<string[]> {
     const metric = String(params.metric);
     const chosen = summary.chosen ?? {};
     const cols = Object.keys(chosen).filter((k) => /_(test|valid)_200$/.test(k));
-    const label = algo === "random" ? `random N=${params.n}` : algo;
+    const label = algo === "random"
+      ? `random N=${params.n}`
+      : algo === "rea" || algo === "area"
+      ? `${algo}, fitness ${params.fitness}`
+      : algo;
     rowsMd.push(
       `| ${label} | ${params.runs} | ${
         cols.map((c) => `${c}: ${f(chosen[c].mean)} +- ${f(chosen[c].std)}`).join("<br>")
@@ -159,7 +162,6 @@ export async function runReport(o: ReportOptions): Promise<string[]> {
       } catch {
         continue;
       }
-      trajMetric = metric;
       const byRun = new Map<string, { seconds: number; value: number }[]>();
       for (const r of table.rows) {
         const list = byRun.get(r.run!) ?? [];
@@ -171,7 +173,11 @@ export async function runReport(o: ReportOptions): Promise<string[]> {
       const grid = Array.from({ length: 61 }, (_, k) => Math.round((tmax * k) / 60));
       const simulated = tmax > 0;
       for (const p of meanStepCurve(runs, simulated ? grid : [0])) {
-        traj.push({ algo, seconds: p.seconds, accuracy: Math.round(p.value * 1e4) / 1e4 });
+        traj.push({
+          algo: `${label}: ${metric}`,
+          seconds: p.seconds,
+          accuracy: Math.round(p.value * 1e4) / 1e4,
+        });
       }
     }
   }
@@ -189,7 +195,7 @@ export async function runReport(o: ReportOptions): Promise<string[]> {
       id: "trajectories",
       title: "Evolution trajectories",
       caption: "Best-so-far accuracy (by the protocol's fitness) against simulated training time.",
-      svg: await renderSvg(trajectorySpec(traj, trajMetric)),
+      svg: await renderSvg(trajectorySpec(traj)),
     });
   }
   if (rowsMd.length > 0) {

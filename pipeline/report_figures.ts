@@ -130,7 +130,7 @@ export interface TrajectoryPoint {
 }
 
 /** Best-so-far accuracy against simulated training time, one line per protocol (mean over runs). */
-export function trajectorySpec(points: readonly TrajectoryPoint[], metric: string): VlSpec {
+export function trajectorySpec(points: readonly TrajectoryPoint[]): VlSpec {
   return {
     $schema: SCHEMA,
     title: { text: "Evolution: accuracy of the best arch so far", subtitle: "mean over runs" },
@@ -140,8 +140,13 @@ export function trajectorySpec(points: readonly TrajectoryPoint[], metric: strin
     mark: { type: "line", interpolate: "step-after" },
     encoding: {
       x: { field: "seconds", type: "quantitative", title: "simulated training time (s)" },
-      y: { field: "accuracy", type: "quantitative", title: `${metric} (%)`, scale: { zero: false } },
-      color: { field: "algo", type: "nominal", title: "protocol" },
+      y: { field: "accuracy", type: "quantitative", title: "accuracy (%)", scale: { zero: false } },
+      color: {
+        field: "algo",
+        type: "nominal",
+        title: "protocol: reported metric",
+        legend: { orient: "bottom", columns: 1, labelLimit: 480, titleLimit: 480 },
+      },
     },
   };
 }

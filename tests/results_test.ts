@@ -79,3 +79,31 @@ for (const rel of RESULTS) {
     },
   });
 }
+
+// The committed search protocols need no GPU: rerunning the command in each manifest rewrites the same bytes.
+for (const rel of ["results/nb201/cifar10/search/rea", "results/nb201/cifar10/search/rea-c100"]) {
+  const bench = sharedData("nasbench201/nb201_tss_accuracies.csv");
+  Deno.test({
+    name: `${rel} reproduces byte for byte from the command in its manifest`,
+    ignore: bench === null,
+    async fn() {
+      const stages = JSON.parse(await Deno.readTextFile(`${root}${rel}/manifest.json`)).stages;
+      const command: string[] = stages["search.rea"].command;
+      const tmp = await Deno.makeTempDir({ prefix: "untrained-rea-" });
+      const args = command.map((a, i) => (command[i - 1] === "--out" ? tmp : a));
+      const r = await new Deno.Command(Deno.execPath(), {
+        args: ["run", "--allow-read", "--allow-write", "--deny-net", `${root}mod.ts`, ...args],
+        cwd: root,
+        stdout: "null",
+        stderr: "piped",
+      }).output();
+      if (r.code !== 0) throw new Error(new TextDecoder().decode(r.stderr));
+      for (const f of ["runs.csv", "summary.json", "trajectory.csv"]) {
+        const want = await Deno.readTextFile(`${root}${rel}/${f}`);
+        const got = await Deno.readTextFile(`${tmp}/${f}`);
+        if (got !== want) throw new Error(`${rel}/${f} differs when rerun`);
+      }
+      await Deno.remove(tmp, { recursive: true });
+    },
+  });
+}

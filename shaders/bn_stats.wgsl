@@ -5,8 +5,8 @@
 // Bindings:
 //   0 x     : array<f32>        [N][C][HW], row-major
 //   1 part  : array<vec2<f32>>  [C][N]: (block mean, block sum of squared deviations)
-//   2 stats : array<vec4<f32>>  [C]: (mean, gamma / sqrt(var + EPS), beta, 0), so that the node kernel
-//                               normalises as (x - mean) * stats.y + stats.z
+//   2 stats : array<vec4<f32>>  [C]: (mean, gamma / sqrt(var + EPS), beta, 1 / sqrt(var + EPS)), so that the
+//                               node kernel normalises as (x - mean) * stats.y + stats.z (.w: for the backward)
 //   3 affine: array<f32>        [2][C]: gamma then beta
 // Dispatch: `partial` x = ceil(N*C/64); `finalize` x = ceil(C/64). VEC4 (HW a multiple of 4) reads x as vec4s.
 
@@ -80,6 +80,6 @@ fn finalize(@builtin(global_invocation_id) gid: vec3<u32>) {
   }
   let v = max(m2 / f32(N * HW), 0.0);
   if (live) {
-    stats[c] = vec4<f32>(mean, inverseSqrt(v + EPS) * affine[c], affine[C + c], 0.0);
+    stats[c] = vec4<f32>(mean, inverseSqrt(v + EPS) * affine[c], affine[C + c], inverseSqrt(v + EPS));
   }
 }

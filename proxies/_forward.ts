@@ -68,7 +68,7 @@ type Step =
   | { kind: "node"; tensor: number };
 
 /** Conv spec of a conv term of a tensor. */
-function convSpecOf(plan: NetworkPlan, n: number, t: PlanTensor, termIndex: number): ConvSpec {
+export function convSpecOf(plan: NetworkPlan, n: number, t: PlanTensor, termIndex: number): ConvSpec {
   const term = t.terms[termIndex]!;
   if (term.op !== "conv") throw new Error("not a conv term");
   const src = plan.tensors[term.src]!.shape;
@@ -85,7 +85,7 @@ function convSpecOf(plan: NetworkPlan, n: number, t: PlanTensor, termIndex: numb
   };
 }
 
-function nodeSpecOf(plan: NetworkPlan, n: number, t: PlanTensor, pack: boolean): NodeSpec {
+export function nodeSpecOf(plan: NetworkPlan, n: number, t: PlanTensor, pack: boolean): NodeSpec {
   const terms: NodeTerm[] = t.terms.map((term): NodeTerm => {
     switch (term.op) {
       case "conv":
@@ -317,7 +317,7 @@ export async function runForward(
 }
 
 /** Records the two batch-norm statistics passes over `src`; returns the (mean, invstd*gamma, beta) buffer. */
-function encodeBnStats(
+export function encodeBnStats(
   gpu: Gpu,
   rec: Recorder,
   src: Binding,

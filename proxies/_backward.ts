@@ -1,0 +1,309 @@
+/**
+ * Runs a network plan forward and backward on the GPU, for the gradient proxies: the forward keeps every
+ * tensor, every conv output that feeds a batch norm and its statistics; the backward walks the tensors in
+ * reverse order, accumulating dL/dtensor, and writes the gradient of every parameter. Everything is recorded
+ * into one command encoder and read back once. The loss is mean cross-entropy against labels, or the sum of
+ * the outputs (jacob_cov).
+ * @module
+ */
+
+import type { Binding, Gpu, PooledBuffer, Recorder } from "../shaders/gpu.ts";
+import { convKernel, defaultBlocking, encodeConv, packConvWeights } from "../shaders/conv2d.ts";
+import { encodeNode, nodeKernel } from "../shaders/node.ts";
+import { bnKernels, headKernels } from "../shaders/kernels.ts";
+import {
+  bnBackwardKernels,
+  convBackwardKernels,
+  groupsFor,
+  headBackwardKernels,
+  maskAccKernel,
+  pool2BackwardKernel,
+  pool3BackwardKernel,
+} from "../shaders/backward.ts";
+import type { NetworkPlan, Shape3 } from "../spaces/plan.ts";
+import type { Params } from "../spaces/init.ts";
+import { convSpecOf, encodeBnStats, nodeSpecOf } from "./_forward.ts";
+
+/** What the backward pass computes and brings back. */
+export interface GradOptions {
+  /** `ce`: mean cross-entropy against `labels`; `sum`: the sum of all outputs. */
+  loss: "ce" | "sum";
+  /** Class of each image (loss `ce`). */
+  labels?: Uint32Array;
+  /** Parameters whose gradients are read back (default: none). */
+  params?: readonly string[];
+  /** Read back dL/dinput ([N][C][H][W]). */
+  inputGrad?: boolean;
+}
+
+/** Results of one forward + backward pass. */
+export interface GradResult {
+  logits: Float32Array;
+  /** dL/dparam by name (zeros for parameters on removed, identically zero tensors). */
+  grads: Map<string, Float32Array>;
+  dinput?: Float32Array;
+  dispatches: number;
+}
+
+const floats = (n: number, s: Shape3) => n * s.c * s.h * s.w;
+
+/** Forward and backward of `plan` on an input already on the GPU (n images). */
+export async function runGradients(
+  gpu: Gpu,
+  plan: NetworkPlan,
+  params: Params,
+  input: GPUBuffer,
+  n: number,
+  o: GradOptions,
+): Promise<GradResult> {
+  if (o.loss === "ce" && (!o.labels || o.labels.length !== n)) {
+    throw new RangeError(`runGradients: loss "ce" needs ${n} labels`);
+  }
+  const uploads: GPUBuffer[] = [];
+  const pooled: PooledBuffer[] = [];
+  const upload = (data: Float32Array | Uint32Array, label: string) => {
+    const b = gpu.upload(data, label);
+    uploads.push(b);
+    return b;
+  };
+  const acquire = (bytes: number, label: string) => {
+    const b = gpu.acquire(Math.max(bytes, 4), label);
+    pooled.push(b);
+    return b;
+  };
+  const param = (name: string | undefined): Float32Array => {
+    const p = name === undefined ? undefined : params.get(name);
+    if (!p) throw new Error(`plan ${plan.arch}: missing parameter ${name}`);
+    return p;
+  };
+  const rec: Recorder = gpu.record(`gradients ${plan.arch}`);
+  const dispatch = async (k: Parameters<Gpu["pipeline"]>[0], bindings: (Binding | null)[], items: number) => {
+    rec.dispatch(await gpu.pipeline(k), bindings, groupsFor(items));
+  };
+
+  // ---- forward, keeping what the backward needs.
+  const value = new Map<number, Binding>([[0, input]]);
+  const convOut = new Map<string, PooledBuffer>();
+  const stats = new Map<string, PooledBuffer>();
+  const weights = new Map<string, GPUBuffer>();
+  const key = (t: number, k: number) => `${t}:${k}`;
+  for (const t of plan.tensors.slice(1)) {
+    const termBuffers = [];
+    for (const [i, term] of t.terms.entries()) {
+      let src: Binding = value.get(term.src)!;
+      if (term.op === "conv") {
+        const spec = convSpecOf(plan, n, t, i);
+        const bl = defaultBlocking(spec);
+        const { kernel, groups } = convKernel(spec, bl);
+        const w = param(term.params.conv);
+        weights.set(term.params.conv!, upload(w, term.params.conv!));
+        const packed = upload(packConvWeights(w, spec.cout, spec.cin, spec.k, bl.tc), "packed");
+        const out = acquire(floats(n, t.shape) * 4, "conv");
+        encodeConv(gpu, rec, await gpu.pipeline(kernel), spec, bl, groups, src, packed, out);
+        convOut.set(key(t.id, i), out);
+        src = out;
+      }
+      if ((term.op === "conv" || term.op === "identity") && term.bn) {
+        const g = param(term.params.bnWeight);
+        const a = new Float32Array(g.length * 2);
+        a.set(g, 0);
+        a.set(param(term.params.bnBias), g.length);
+        const scratch: PooledBuffer[] = [];
+        await Promise.all(bnKernels(n, t.shape.c, t.shape.h * t.shape.w).map((k) => gpu.pipeline(k)));
+        const st = encodeBnStats(gpu, rec, src, upload(a, "affine"), n, t.shape, scratch);
+        pooled.push(...scratch);
+        stats.set(key(t.id, i), st);
+        termBuffers.push({ src, stats: st });
+      } else termBuffers.push({ src });
+    }
+    const spec = nodeSpecOf(plan, n, t, false);
+    const { kernel, groups } = nodeKernel(spec);
+    const out = acquire(floats(n, t.shape) * 4, "tensor");
+    encodeNode(rec, await gpu.pipeline(kernel), spec, groups, out, null, termBuffers);
+    value.set(t.id, out);
+  }
+  const cls = plan.classes;
+  const logits = acquire(n * cls * 4, "logits");
+  const hasHead = plan.head.src >= 0;
+  // Without a head tensor (identically zero features) the classifier still has its weights: C = len / classes.
+  const hs = hasHead
+    ? plan.tensors[plan.head.src]!.shape
+    : { c: param(plan.head.weight).length / cls, h: 1, w: 1 };
+  const wb = new Float32Array(cls * hs.c + cls);
+  wb.set(param(plan.head.weight), 0);
+  wb.set(param(plan.head.bias), cls * hs.c);
+  const wbBuf = upload(wb, "classifier");
+  const feat = acquire(n * hs.c * 4, "features");
+  if (!hasHead) rec.clear(feat);
+  if (hasHead) {
+    const [gap, lin] = headKernels(n, hs.c, hs.h * hs.w, cls);
+    await dispatch(gap!, [value.get(plan.head.src)!, feat], n * hs.c);
+    await dispatch(lin!, [feat, wbBuf, logits], n * cls);
+  } else {
+    // Identically zero features: every image's logits are the bias.
+    const b = new Float32Array(n * cls);
+    for (let i = 0; i < n; i++) b.set(param(plan.head.bias), i * cls);
+    const bias = upload(b, "bias");
+    rec.clear(logits);
+    rec.dispatch(await gpu.pipeline(maskAccKernel(n * cls, false)), [bias, bias, logits], groupsFor(n * cls));
+  }
+
+  // ---- backward.
+  const grad = new Map<number, PooledBuffer>();
+  for (const t of plan.tensors) {
+    if (t.id === 0 && !o.inputGrad) continue;
+    const b = acquire(floats(n, t.shape) * 4, "grad");
+    rec.clear(b);
+    grad.set(t.id, b);
+  }
+  /** Where each parameter's gradient lands: a buffer and a byte offset. */
+  const pgrad = new Map<string, { buf: PooledBuffer; offset: number }>();
+  const gradOf = (name: string, length: number) => {
+    const b = acquire(length * 4, `grad ${name}`);
+    pgrad.set(name, { buf: b, offset: 0 });
+    return b;
+  };
+  const hb = headBackwardKernels(n, hs.c, hs.h * hs.w, cls, o.loss === "sum");
+  const labels = upload(o.labels ?? new Uint32Array(n), "labels");
+  const dlog = acquire(n * cls * 4, "dlogits");
+  await dispatch(hb.loss, [logits, labels, dlog], n);
+  const dwb = acquire(wb.length * 4, "classifier grad");
+  if (hasHead) {
+    const df = acquire(n * hs.c * 4, "dfeatures");
+    await dispatch(hb.featGrad, [null, null, dlog, wbBuf, null, df], n * hs.c);
+    const xg = { ...hb.xGrad, constants: { ...hb.xGrad.constants, ACC: 1 } };
+    await dispatch(xg, [
+      null,
+      null,
+      null,
+      null,
+      null,
+      df,
+      value.get(plan.head.src)!,
+      grad.get(plan.head.src)!,
+    ], n * hs.c * hs.h * hs.w);
+  }
+  await dispatch(hb.wGrad, [null, null, dlog, null, feat, null, null, null, dwb], cls * (hs.c + 1));
+
+  for (let ti = plan.tensors.length - 1; ti >= 1; ti--) {
+    const t = plan.tensors[ti]!;
+    const dt = grad.get(ti)!;
+    for (const [i, term] of t.terms.entries()) {
+      const dsrc = grad.get(term.src);
+      const srcShape = plan.tensors[term.src]!.shape;
+      if (term.op === "conv") {
+        let dy: Binding = dt;
+        const spec = convSpecOf(plan, n, t, i);
+        if (term.bn) {
+          dy = acquire(floats(n, t.shape) * 4, "dy");
+          const y = convOut.get(key(ti, i))!;
+          await encodeBnBackward(
+            y,
+            dt,
+            stats.get(key(ti, i))!,
+            dy,
+            false,
+            term.params.bnWeight!,
+            term.params.bnBias!,
+            n,
+            t.shape,
+          );
+        }
+        const ks = convBackwardKernels(spec, { dx: true, dw: false });
+        if (dsrc) {
+          await dispatch(
+            ks.dx,
+            [value.get(term.src)!, weights.get(term.params.conv!)!, dy, dsrc],
+            floats(n, srcShape),
+          );
+        }
+        const wlen = spec.cout * spec.cin * spec.k * spec.k;
+        const part = acquire(n * wlen * 4, "dw partial");
+        await dispatch(ks.dwPartial, [value.get(term.src)!, null, dy, null, part], n * spec.cout * spec.cin);
+        await dispatch(ks.dwReduce, [null, null, null, null, part, gradOf(term.params.conv!, wlen)], wlen);
+      } else if (term.op === "identity") {
+        if (term.bn) {
+          if (dsrc) {
+            await encodeBnBackward(
+              value.get(term.src)!,
+              dt,
+              stats.get(key(ti, i))!,
+              dsrc,
+              true,
+              term.params.bnWeight!,
+              term.params.bnBias!,
+              n,
+              t.shape,
+            );
+          }
+        } else if (dsrc) {
+          await dispatch(maskAccKernel(floats(n, t.shape), false), [dt, dt, dsrc], floats(n, t.shape));
+        }
+      } else if (term.op === "avgpool3") {
+        if (dsrc) {
+          await dispatch(
+            pool3BackwardKernel(n, t.shape.c, t.shape.h, t.shape.w),
+            [null, dt, dsrc],
+            floats(n, t.shape),
+          );
+        }
+      } else if (dsrc) {
+        await dispatch(
+          pool2BackwardKernel(n, srcShape.c, srcShape.h, srcShape.w),
+          [null, dt, dsrc],
+          floats(n, srcShape),
+        );
+      }
+    }
+  }
+
+  async function encodeBnBackward(
+    y: Binding,
+    dz: Binding,
+    st: Binding,
+    out: Binding,
+    acc: boolean,
+    gammaName: string,
+    betaName: string,
+    nn: number,
+    s: Shape3,
+  ): Promise<void> {
+    const [bp, bf, ba] = bnBackwardKernels(nn, s.c, s.h * s.w, acc);
+    const part = acquire(nn * s.c * 8, "bn grad part");
+    const coef = acquire(s.c * 16, "bn grad coef");
+    const dparam = acquire(s.c * 8, "bn dparam");
+    await dispatch(bp, [y, dz, st, part], nn * s.c);
+    await dispatch(bf, [null, null, st, part, coef, dparam], s.c);
+    await dispatch(ba, [y, dz, st, null, coef, null, out], floats(nn, s));
+    pgrad.set(gammaName, { buf: dparam, offset: 0 });
+    pgrad.set(betaName, { buf: dparam, offset: s.c * 4 });
+  }
+
+  // ---- read back.
+  rec.submit();
+  const want = o.params ?? [];
+  pgrad.set(plan.head.weight, { buf: dwb, offset: 0 });
+  pgrad.set(plan.head.bias, { buf: dwb, offset: cls * hs.c * 4 });
+  const reads: { src: Binding; offset?: number; size: number }[] = [{ src: logits, size: n * cls * 4 }];
+  const result: GradResult = { logits: new Float32Array(0), grads: new Map(), dispatches: rec.dispatches };
+  for (const name of want) {
+    const len = param(name).length;
+    const at = pgrad.get(name);
+    // Parameters on removed (identically zero) tensors get no gradient buffer: their gradient is zero.
+    if (at) reads.push({ src: at.buf, offset: at.offset, size: len * 4 });
+    else result.grads.set(name, new Float32Array(len));
+  }
+  if (o.inputGrad) reads.push({ src: grad.get(0)!, size: floats(n, plan.input) * 4 });
+  const data = await gpu.read(reads);
+  result.logits = new Float32Array(data[0]!);
+  let k = 1;
+  for (const name of want) {
+    if (result.grads.has(name)) continue;
+    result.grads.set(name, new Float32Array(data[k++]!));
+  }
+  if (o.inputGrad) result.dinput = new Float32Array(data[k++]!);
+  for (const b of pooled) gpu.release(b);
+  for (const b of uploads) b.destroy();
+  rec.dispose();
+  return result;
+}

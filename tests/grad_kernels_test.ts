@@ -14,7 +14,7 @@ import type { ConvSpec } from "../shaders/conv2d.ts";
 import { convOutSize } from "../shaders/conv2d.ts";
 import type { Binding, Gpu, Kernel } from "../shaders/gpu.ts";
 import { assertClose, randomFloats, testGpu } from "./_helpers.ts";
-import { type T4 } from "./reference.ts";
+import type { T4 } from "./reference.ts";
 import {
   avgPool2Backward,
   avgPool3Backward,

@@ -8,17 +8,21 @@
  */
 
 import type { Binding, Gpu, PooledBuffer, Recorder } from "../shaders/gpu.ts";
-import { convKernel, defaultBlocking, encodeConv, packConvWeights } from "../shaders/conv2d.ts";
+import { convKernel, convOutSize, defaultBlocking, encodeConv, packConvWeights } from "../shaders/conv2d.ts";
 import { encodeNode, nodeKernel } from "../shaders/node.ts";
 import { bnKernels, headKernels } from "../shaders/kernels.ts";
 import {
   bnBackwardKernels,
   convBackwardKernels,
+  convDwKernel,
+  dilatedTransposedConv,
+  dilateKernel,
   groupsFor,
   headBackwardKernels,
   maskAccKernel,
   pool2BackwardKernel,
   pool3BackwardKernel,
+  transposedConv,
 } from "../shaders/backward.ts";
 import type { NetworkPlan, Shape3 } from "../spaces/plan.ts";
 import type { Params } from "../spaces/init.ts";
@@ -34,6 +38,8 @@ export interface GradOptions {
   params?: readonly string[];
   /** Read back dL/dinput ([N][C][H][W]). */
   inputGrad?: boolean;
+  /** Time every dispatch on the GPU (benchmarks; needs timestamp-query). */
+  profile?: boolean;
 }
 
 /** Results of one forward + backward pass. */
@@ -43,6 +49,8 @@ export interface GradResult {
   grads: Map<string, Float32Array>;
   dinput?: Float32Array;
   dispatches: number;
+  /** GPU seconds per kernel name (profile). */
+  timings?: Map<string, number>;
 }
 
 const floats = (n: number, s: Shape3) => n * s.c * s.h * s.w;
@@ -77,6 +85,7 @@ export async function runGradients(
     return p;
   };
   const rec: Recorder = gpu.record(`gradients ${plan.arch}`);
+  if (o.profile) rec.profile();
   const dispatch = async (k: Parameters<Gpu["pipeline"]>[0], bindings: (Binding | null)[], items: number) => {
     rec.dispatch(await gpu.pipeline(k), bindings, groupsFor(items));
   };
@@ -210,16 +219,39 @@ export async function runGradients(
           );
         }
         const ks = convBackwardKernels(spec, { dx: true, dw: false });
-        if (dsrc) {
+        const x = value.get(term.src)!;
+        const dilated = spec.stride === 2 ? dilatedTransposedConv(spec, param(term.params.conv)) : null;
+        if (dsrc && (spec.stride === 1 || dilated)) {
+          // dx = conv(dy, flipped w^T) on the fast forward kernel (for stride 2 on dy with zeros inserted),
+          // then the ReLU mask, added into dsrc.
+          const tr = dilated ?? transposedConv(spec, param(term.params.conv));
+          let g: Binding = dy;
+          if (dilated) {
+            const { ho, wo } = convOutSize(spec);
+            const items = n * spec.cout * spec.h * spec.w;
+            g = acquire(items * 4, "dy dilated");
+            await dispatch(dilateKernel(n, spec.cout, spec.h, spec.w, ho, wo), [null, dy, g], items);
+          }
+          const bl = defaultBlocking(tr.spec);
+          const { kernel, groups } = convKernel(tr.spec, bl);
+          const packed = upload(
+            packConvWeights(tr.w, tr.spec.cout, tr.spec.cin, tr.spec.k, bl.tc),
+            "packed^T",
+          );
+          const dxPre = acquire(floats(n, srcShape) * 4, "dx");
+          encodeConv(gpu, rec, await gpu.pipeline(kernel), tr.spec, bl, groups, g, packed, dxPre);
           await dispatch(
-            ks.dx,
-            [value.get(term.src)!, weights.get(term.params.conv!)!, dy, dsrc],
+            maskAccKernel(floats(n, srcShape), spec.relu),
+            [x, dxPre, dsrc],
             floats(n, srcShape),
           );
+        } else if (dsrc) {
+          await dispatch(ks.dx, [x, weights.get(term.params.conv!)!, dy, dsrc], floats(n, srcShape));
         }
         const wlen = spec.cout * spec.cin * spec.k * spec.k;
         const part = acquire(n * wlen * 4, "dw partial");
-        await dispatch(ks.dwPartial, [value.get(term.src)!, null, dy, null, part], n * spec.cout * spec.cin);
+        const dwk = convDwKernel(spec);
+        await dispatch(dwk.kernel, [x, dy, part], dwk.items);
         await dispatch(ks.dwReduce, [null, null, null, null, part, gradOf(term.params.conv!, wlen)], wlen);
       } else if (term.op === "identity") {
         if (term.bn) {
@@ -302,6 +334,7 @@ export async function runGradients(
     result.grads.set(name, new Float32Array(data[k++]!));
   }
   if (o.inputGrad) result.dinput = new Float32Array(data[k++]!);
+  if (o.profile) result.timings = await rec.timings();
   for (const b of pooled) gpu.release(b);
   for (const b of uploads) b.destroy();
   rec.dispose();

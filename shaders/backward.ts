@@ -13,6 +13,7 @@ import bnBackward from "./bn_backward.wgsl" with { type: "text" };
 import convBackward from "./conv_backward.wgsl" with { type: "text" };
 import gradElementwise from "./grad_elementwise.wgsl" with { type: "text" };
 import headBackward from "./head_backward.wgsl" with { type: "text" };
+import convDw from "./conv_dw.wgsl" with { type: "text" };
 
 /** Workgroup size of every backward kernel (dispatch x = ceil(items / 64)). */
 export const GRAD_WG = 64;
@@ -74,6 +75,39 @@ export const pool2BackwardKernel = memoize(function pool2BackwardKernel(
   };
 });
 
+/** dx[n,c,y,x] = g[n,c,y/2,x/2] at even (y, x) inside g (ho x wo), else 0; dx is h x w. */
+export const dilateKernel = memoize(function dilateKernel(
+  n: number,
+  c: number,
+  h: number,
+  w: number,
+  ho: number,
+  wo: number,
+): Kernel {
+  return {
+    name: "grad.dilate",
+    code: gradElementwise,
+    entry: "dilate",
+    constants: { N: n, C: c, H: h, W: w, HO: ho, WO: wo },
+  };
+});
+
+/**
+ * The stride-2 input gradient as a stride-1 convolution: zero-insert dy to 2*HO x 2*WO (`dilateKernel`), then
+ * convolve with the flipped, transposed weights and padding K-1-PAD; valid when the forward input is exactly
+ * 2*HO x 2*WO (even sizes, as in NB201's reduction blocks). Returns null when it does not apply.
+ */
+export function dilatedTransposedConv(
+  spec: ConvSpec,
+  w: Float32Array,
+): { spec: ConvSpec; w: Float32Array } | null {
+  const { ho, wo } = convOutSize(spec);
+  if (spec.stride !== 2 || spec.h !== 2 * ho || spec.w !== 2 * wo || spec.k - 1 - spec.pad < 0) return null;
+  const t = transposedConv({ ...spec, stride: 1, h: 2 * ho, w: 2 * wo, pad: spec.pad }, w);
+  // transposedConv sized its input by the stride-1 output; here the input is the dilated gradient.
+  return { spec: { ...t.spec, h: 2 * ho, w: 2 * wo }, w: t.w };
+}
+
 /** Convolution backward: dx (x, w, dy, dx), dw_partial (x, dy, part) and dw_reduce (part, dw). */
 export const convBackwardKernels = memoize(function convBackwardKernels(
   spec: ConvSpec,
@@ -113,3 +147,100 @@ export const headBackwardKernels = memoize(function headBackwardKernels(
   const k = (e: string): Kernel => ({ name: `head_backward.${e}`, code: headBackward, entry: e, constants });
   return { loss: k("loss"), featGrad: k("feat_grad"), xGrad: k("x_grad"), wGrad: k("w_grad") };
 });
+
+/** Output channels per invocation of the blocked weight-gradient kernel. */
+export function dwBlocking(cout: number): number {
+  return cout >= 16 ? 16 : cout >= 8 ? 8 : cout;
+}
+
+/**
+ * Per-image weight gradient, TC output channels per invocation (conv_dw.wgsl); bindings (x, dy, part),
+ * dispatch over N * ceil(COUT/TC) * CIN invocations. Reduce with `convBackwardKernels(...).dwReduce`.
+ */
+export const convDwKernel = memoize(function convDwKernel(spec: ConvSpec): { kernel: Kernel; items: number } {
+  const { ho, wo } = convOutSize(spec);
+  const tc = dwBlocking(spec.cout);
+  const kk = spec.k * spec.k;
+  const decl: string[] = [];
+  for (let c = 0; c < tc; c++) for (let t = 0; t < kk; t++) decl.push(`  var a_${c}_${t} = 0.0;`);
+  const body: string[] = [];
+  for (let ky = 0; ky < spec.k; ky++) {
+    body.push(`      let iy${ky} = yb + ${ky};`);
+    body.push(`      let ry${ky} = xbase + u32(clamp(iy${ky}, 0, i32(H) - 1)) * W;`);
+    for (let kx = 0; kx < spec.k; kx++) {
+      const t = ky * spec.k + kx;
+      const load = `x[ry${ky} + u32(clamp(ix0 + ${kx}, 0, i32(W) - 1))]`;
+      const v = spec.relu ? `max(${load}, 0.0)` : load;
+      body.push(
+        `      let v${t} = select(0.0, ${v}, iy${ky} >= 0 && iy${ky} < i32(H) && ix0 + ${kx} >= 0 && ix0 + ${kx} < i32(W));`,
+      );
+    }
+  }
+  for (let c = 0; c < tc; c++) {
+    body.push(`      let g${c} = dy[((n * COUT + min(cob * TC + ${c}u, COUT - 1u)) * HO + oy) * WO + ox];`);
+    for (let t = 0; t < kk; t++) body.push(`      a_${c}_${t} = fma(g${c}, v${t}, a_${c}_${t});`);
+  }
+  const store: string[] = [];
+  for (let c = 0; c < tc; c++) {
+    store.push(`  {`);
+    store.push(`    let co = cob * TC + ${c}u;`);
+    store.push(`    let o = ((n * COUT + min(co, COUT - 1u)) * CIN + ci) * ${kk}u;`);
+    store.push(`    if (live && co < COUT) {`);
+    for (let t = 0; t < kk; t++) store.push(`      part[o + ${t}u] = a_${c}_${t};`);
+    store.push(`    }`);
+    store.push(`  }`);
+  }
+  const code = renderWgsl(convDw, {
+    K: spec.k,
+    S: spec.stride,
+    PAD: spec.pad,
+    TC: tc,
+    DECL: decl.join("\n"),
+    BODY: body.join("\n"),
+    STORE: store.join("\n"),
+  });
+  return {
+    kernel: {
+      name: `conv_dw_k${spec.k}s${spec.stride}p${spec.pad}${spec.relu ? "_relu" : ""}_tc${tc}`,
+      code,
+      constants: { N: spec.n, CIN: spec.cin, H: spec.h, W: spec.w, COUT: spec.cout, HO: ho, WO: wo },
+    },
+    items: spec.n * Math.ceil(spec.cout / tc) * spec.cin,
+  };
+});
+
+/**
+ * The stride-1 input gradient as a forward convolution: dx = conv(dy, w~) with w~[ci][co][ky][kx] =
+ * w[co][ci][K-1-ky][K-1-kx] and padding K-1-PAD (the ReLU mask is applied afterwards). Returns the spec of
+ * that convolution and w~ in PyTorch layout.
+ */
+export function transposedConv(spec: ConvSpec, w: Float32Array): { spec: ConvSpec; w: Float32Array } {
+  if (spec.stride !== 1) throw new RangeError("transposedConv: stride 1 only");
+  const { ho, wo } = convOutSize(spec);
+  const k = spec.k;
+  const wt = new Float32Array(w.length);
+  for (let co = 0; co < spec.cout; co++) {
+    for (let ci = 0; ci < spec.cin; ci++) {
+      for (let ky = 0; ky < k; ky++) {
+        for (let kx = 0; kx < k; kx++) {
+          wt[((ci * spec.cout + co) * k + (k - 1 - ky)) * k + (k - 1 - kx)] =
+            w[((co * spec.cin + ci) * k + ky) * k + kx]!;
+        }
+      }
+    }
+  }
+  return {
+    spec: {
+      n: spec.n,
+      cin: spec.cout,
+      h: ho,
+      w: wo,
+      cout: spec.cin,
+      k,
+      stride: 1,
+      pad: k - 1 - spec.pad,
+      relu: false,
+    },
+    w: wt,
+  };
+}

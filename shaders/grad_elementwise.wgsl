@@ -2,6 +2,7 @@
 //   mask   : dx += (MASK ? (x > 0) : 1) * g                      ReLU backward (x = the ReLU input), or an add
 //   pool3  : dx += AvgPool2d(3, 1, 1, count_include_pad=False)^T g   (H x W in and out)
 //   pool2  : dx += AvgPool2d(2, 2)^T g                              (g is HO x WO = floor(H/2) x floor(W/2))
+//   dilate : dx = g with zeros inserted (overwrites; see the entry)
 //
 // Bindings:
 //   0 x  : array<f32>  [N][C][H][W] (mask: the ReLU input)
@@ -79,5 +80,22 @@ fn pool2(@builtin(global_invocation_id) gid: vec3<u32>) {
   let v = select(0.0, g[(nc * HO + oy) * WO + ox] * 0.25, inside);
   if (live) {
     dx[i] = dx[i] + v;
+  }
+}
+
+// dilate: x (binding 0 unused) -- writes dx[n,c,y,x] = g[n,c,y/2,x/2] when y and x are even and inside g
+// (HO x WO), else 0: the zero-inserted gradient that turns a stride-2 input gradient into a stride-1 conv.
+@compute @workgroup_size(64)
+fn dilate(@builtin(global_invocation_id) gid: vec3<u32>) {
+  let total = N * C * H * W;
+  let live = gid.x < total;
+  let i = min(gid.x, total - 1u);
+  let xx = i % W;
+  let yy = (i / W) % H;
+  let nc = i / (W * H);
+  let inside = xx % 2u == 0u && yy % 2u == 0u && yy / 2u < HO && xx / 2u < WO;
+  let v = g[(nc * HO + min(yy / 2u, HO - 1u)) * WO + min(xx / 2u, WO - 1u)];
+  if (live) {
+    dx[i] = select(0.0, v, inside);
   }
 }

@@ -13,7 +13,16 @@ import { UsageError } from "./_errors.ts";
 import { appendMetrics, toCsv, writeFileAtomic } from "./_io.ts";
 import { Progress } from "./_progress.ts";
 import { SCORE_COLUMNS, type ScoreRow, scoreRowToCsv } from "./_schema.ts";
-import { datasetLabel, loadScoringBatch, PROXIES, readScoreRows, scoreArch, type ScoreKey } from "./score.ts";
+import {
+  datasetLabel,
+  loadScoringBatch,
+  PROXIES,
+  readScoreRows,
+  scoreArch,
+  type ScoreKey,
+  type ScoringInput,
+  uploadScoringBatch,
+} from "./score.ts";
 
 /** How scores are computed when they are not cached. */
 export interface ScorerOptions {
@@ -40,7 +49,7 @@ export class ScoreCache {
   #rows = new Map<number, ScoreRow>();
   #own = new Map<number, ScoreRow>();
   #gpu: Gpu | null = null;
-  #xb: GPUBuffer | null = null;
+  #data: ScoringInput | null = null;
   /** Architectures scored on the GPU by this cache. */
   computed = 0;
 
@@ -92,7 +101,7 @@ export class ScoreCache {
     if (this.#gpu === null) {
       const batch = await loadScoringBatch(o);
       this.#gpu = await Gpu.open();
-      this.#xb = this.#gpu.upload(batch.data, "scorer.batch");
+      this.#data = uploadScoringBatch(this.#gpu, batch, "scorer.batch");
     }
     const progress = new Progress(todo.length, { label: "score", quiet: o.quiet });
     try {
@@ -100,7 +109,7 @@ export class ScoreCache {
         const t0 = performance.now();
         const { row } = await scoreArch(
           this.#gpu,
-          this.#xb!,
+          this.#data!,
           index,
           formatArch(indexToArch(index)),
           o,
@@ -134,9 +143,9 @@ export class ScoreCache {
 
   /** Releases the GPU. */
   close(): void {
-    this.#xb?.destroy();
+    this.#data?.xb.destroy();
     this.#gpu?.dispose();
     this.#gpu = null;
-    this.#xb = null;
+    this.#data = null;
   }
 }

@@ -9,6 +9,7 @@
 
 import { Gpu } from "../shaders/gpu.ts";
 import { naswot } from "../proxies/naswot.ts";
+import { GRADIENT_PROXIES, gradientScore, isGradientProxy } from "../proxies/gradient.ts";
 import { parseArch } from "../spaces/nb201.ts";
 import { lowerNb201 } from "../spaces/nb201_network.ts";
 import type { ReluCount } from "../spaces/plan.ts";
@@ -23,7 +24,7 @@ import { type ArchRecord, checkSpace } from "./sample.ts";
 import { checkArchRecords } from "./build.ts";
 
 /** Proxies the score stage knows. */
-export const PROXIES = ["naswot"] as const;
+export const PROXIES = ["naswot", ...GRADIENT_PROXIES] as const;
 
 /** A shard: this process scores slice `index` of `count` contiguous slices. */
 export interface Shard {
@@ -173,7 +174,8 @@ export async function runScore(o: ScoreOptions): Promise<{ rows: ScoreRow[]; dev
   const gpu = o.gpu ?? await Gpu.open();
   const device = gpu.describe();
   if (todo.length > 0) {
-    const xb = gpu.upload(batch.data, "score.batch");
+    const data = uploadScoringBatch(gpu, batch, "score.batch");
+    const xb = data.xb;
     const progress = new Progress(todo.length, { label: "score", quiet: o.quiet });
     const byArch = new Map(records.map((r) => [r.arch_str, r]));
     const t0 = performance.now();
@@ -181,7 +183,7 @@ export async function runScore(o: ScoreOptions): Promise<{ rows: ScoreRow[]; dev
       for (const archStr of todo) {
         const rec = byArch.get(archStr)!;
         const ta = performance.now();
-        const { row, logdetGpu } = await scoreArch(gpu, xb, rec.index, archStr, o, key);
+        const { row, logdetGpu } = await scoreArch(gpu, data, rec.index, archStr, o, key);
         await Deno.writeTextFile(partialPath, csvLine(row), { append: true });
         done.set(archStr, row);
         await appendMetrics(metricsPath, {
@@ -217,21 +219,39 @@ export async function runScore(o: ScoreOptions): Promise<{ rows: ScoreRow[]; dev
 /** The key columns of a score row: which run it belongs to. */
 export type ScoreKey = Pick<ScoreRow, "proxy" | "dataset" | "batch" | "seed">;
 
+/** The shared minibatch on the GPU and its labels (gradient proxies use them). */
+export interface ScoringInput {
+  xb: GPUBuffer;
+  labels: Uint32Array;
+}
+
+/** Uploads a minibatch for scoring. */
+export function uploadScoringBatch(gpu: Gpu, batch: ImageBatch, label: string): ScoringInput {
+  return { xb: gpu.upload(batch.data, label), labels: Uint32Array.from(batch.labels) };
+}
+
 /**
- * Scores one architecture on the GPU with the minibatch already uploaded to `xb`; the score depends only
- * on (arch, proxy, minibatch, batch size, seed), never on what was scored before.
+ * Scores one architecture on the GPU with the minibatch already uploaded; the score depends only on (arch,
+ * proxy, minibatch, batch size, seed), never on what was scored before. NASWOT's network has one output
+ * (ALGORITHMS.md section 2); the gradient proxies use the dataset's classes. `n_units` is N_A for NASWOT and
+ * 0 for the other proxies.
  */
 export async function scoreArch(
   gpu: Gpu,
-  xb: GPUBuffer,
+  data: ScoringInput,
   index: number,
   archStr: string,
   o: Pick<ScoreOptions, "dataset" | "batch" | "seed" | "reluCount">,
   key: ScoreKey,
 ): Promise<{ row: ScoreRow; logdetGpu: number }> {
-  const { input } = datasetShape(o.dataset);
+  const { input, classes } = datasetShape(o.dataset);
+  if (isGradientProxy(key.proxy)) {
+    const plan = lowerNb201(parseArch(archStr), { input, classes });
+    const score = await gradientScore(gpu, plan, data.xb, data.labels, o.batch, o.seed, key.proxy);
+    return { row: { index, arch_str: archStr, ...key, score, n_units: 0 }, logdetGpu: NaN };
+  }
   const plan = lowerNb201(parseArch(archStr), { input, classes: 1, reluCount: o.reluCount ?? "paper" });
-  const r = await naswot(gpu, plan, xb, o.batch, o.seed);
+  const r = await naswot(gpu, plan, data.xb, o.batch, o.seed);
   return {
     row: { index, arch_str: archStr, ...key, score: r.score, n_units: r.units },
     logdetGpu: r.logdetGpu,

@@ -13,6 +13,7 @@ import { encodeNode, nodeKernel } from "../shaders/node.ts";
 import { bnKernels, headKernels } from "../shaders/kernels.ts";
 import {
   bnBackwardKernels,
+  chanDotKernel,
   convBackwardKernels,
   convDwKernel,
   dilatedTransposedConv,
@@ -40,6 +41,8 @@ export interface GradOptions {
   inputGrad?: boolean;
   /** Time every dispatch on the GPU (benchmarks; needs timestamp-query). */
   profile?: boolean;
+  /** For every conv weight: per (image, output channel) sums over the plane of conv output * its gradient. */
+  fisher?: boolean;
 }
 
 /** Results of one forward + backward pass. */
@@ -51,6 +54,8 @@ export interface GradResult {
   dispatches: number;
   /** GPU seconds per kernel name (profile). */
   timings?: Map<string, number>;
+  /** Conv weight name -> [N][Cout] sums of conv output * dL/d(conv output) (fisher). */
+  fisher?: Map<string, Float32Array>;
 }
 
 const floats = (n: number, s: Shape3) => n * s.c * s.h * s.w;
@@ -194,6 +199,7 @@ export async function runGradients(
   }
   await dispatch(hb.wGrad, [null, null, dlog, null, feat, null, null, null, dwb], cls * (hs.c + 1));
 
+  const fisherBufs = new Map<string, { buf: PooledBuffer; bytes: number }>();
   for (let ti = plan.tensors.length - 1; ti >= 1; ti--) {
     const t = plan.tensors[ti]!;
     const dt = grad.get(ti)!;
@@ -217,6 +223,12 @@ export async function runGradients(
             n,
             t.shape,
           );
+        }
+        if (o.fisher) {
+          const f = acquire(n * spec.cout * 4, "fisher");
+          const y = convOut.get(key(ti, i))!;
+          await dispatch(chanDotKernel(n, spec.cout, t.shape.h * t.shape.w), [y, dy, f], n * spec.cout);
+          fisherBufs.set(term.params.conv!, { buf: f, bytes: n * spec.cout * 4 });
         }
         const ks = convBackwardKernels(spec, { dx: true, dw: false });
         const x = value.get(term.src)!;
@@ -326,6 +338,10 @@ export async function runGradients(
     else result.grads.set(name, new Float32Array(len));
   }
   if (o.inputGrad) reads.push({ src: grad.get(0)!, size: floats(n, plan.input) * 4 });
+  const fisherNames = [...fisherBufs.keys()];
+  for (const name of fisherNames) {
+    reads.push({ src: fisherBufs.get(name)!.buf, size: fisherBufs.get(name)!.bytes });
+  }
   const data = await gpu.read(reads);
   result.logits = new Float32Array(data[0]!);
   let k = 1;
@@ -334,6 +350,10 @@ export async function runGradients(
     result.grads.set(name, new Float32Array(data[k++]!));
   }
   if (o.inputGrad) result.dinput = new Float32Array(data[k++]!);
+  if (o.fisher) {
+    result.fisher = new Map();
+    for (const name of fisherNames) result.fisher.set(name, new Float32Array(data[k++]!));
+  }
   if (o.profile) result.timings = await rec.timings();
   for (const b of pooled) gpu.release(b);
   for (const b of uploads) b.destroy();

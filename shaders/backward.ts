@@ -75,6 +75,16 @@ export const pool2BackwardKernel = memoize(function pool2BackwardKernel(
   };
 });
 
+/** out[n*c + j] = sum over the hw elements of plane j of x * g (bindings x, g, out). */
+export const chanDotKernel = memoize(function chanDotKernel(n: number, c: number, hw: number): Kernel {
+  return {
+    name: "grad.chan_dot",
+    code: gradElementwise,
+    entry: "chan_dot",
+    constants: { N: n, C: c, H: 1, W: hw },
+  };
+});
+
 /** dx[n,c,y,x] = g[n,c,y/2,x/2] at even (y, x) inside g (ho x wo), else 0; dx is h x w. */
 export const dilateKernel = memoize(function dilateKernel(
   n: number,

@@ -3,6 +3,7 @@
 //   pool3  : dx += AvgPool2d(3, 1, 1, count_include_pad=False)^T g   (H x W in and out)
 //   pool2  : dx += AvgPool2d(2, 2)^T g                              (g is HO x WO = floor(H/2) x floor(W/2))
 //   dilate : dx = g with zeros inserted (overwrites; see the entry)
+//   chan_dot: dx[n,c] = sum over the plane of x * g (overwrites; see the entry)
 //
 // Bindings:
 //   0 x  : array<f32>  [N][C][H][W] (mask: the ReLU input)
@@ -97,5 +98,21 @@ fn dilate(@builtin(global_invocation_id) gid: vec3<u32>) {
   let v = g[(nc * HO + min(yy / 2u, HO - 1u)) * WO + min(xx / 2u, WO - 1u)];
   if (live) {
     dx[i] = select(0.0, v, inside);
+  }
+}
+
+// chan_dot: dx[p] (p = one (image, channel) plane, W elements each, H = 1) = sum over the plane of x * g, in
+// order. Dispatch: x = ceil(N*C/64), one plane per invocation.
+@compute @workgroup_size(64)
+fn chan_dot(@builtin(global_invocation_id) gid: vec3<u32>) {
+  let planes = N * C;
+  let live = gid.x < planes;
+  let i = min(gid.x, planes - 1u);
+  var s = 0.0;
+  for (var p = 0u; p < W; p++) {
+    s += x[i * W + p] * g[i * W + p];
+  }
+  if (live) {
+    dx[i] = s;
   }
 }

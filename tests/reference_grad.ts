@@ -201,6 +201,8 @@ export interface PlanTape {
 /** Options of the plan reference: `noBn` replaces every batch norm by the identity (synflow). */
 export interface PlanRefOptions {
   noBn?: boolean;
+  /** Called for every conv term in the backward with its weight name, its output and dL/d(output). */
+  onConv?: (weight: string, y: T4, dy: T4) => void;
 }
 
 function param(params: Params | Map<string, ArrayLike<number>>, name: string | undefined): ArrayLike<number> {
@@ -311,6 +313,11 @@ export function planBackwardRef(
           dy = b.dy;
           acc(term.params.bnWeight, b.dgamma);
           acc(term.params.bnBias, b.dbeta);
+        }
+        if (o.onConv) {
+          const y = tape.convOut[ti]![k] ??
+            conv2d(src, param(params, term.params.conv), t.shape.c, term.k, term.stride, term.pad, term.relu);
+          o.onConv(term.params.conv!, y, dy);
         }
         const c = conv2dBackward(
           src,

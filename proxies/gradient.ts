@@ -1,0 +1,187 @@
+/**
+ * Gradient-based zero-cost proxies (Abdelfattah et al. 2021; ALGORITHMS.md section 3) on one GPU forward +
+ * backward pass of the untrained network (training-mode batch norm, PyTorch-default init from the seed):
+ *
+ * - `grad_norm`: sum over conv and linear layers of the Frobenius norm of dL/dW (mean cross-entropy);
+ * - `snip`: sum over conv and linear weights of |W * dL/dW|;
+ * - `fisher`: for every conv (and the linear layer), per output channel 0.5 * mean over the batch of
+ *   (sum over the plane of activation * dL/dactivation)^2, the activation being the layer's output, counted
+ *   once per weight of that channel (the reference broadcasts it to the channel's weights);
+ * - `jacob_cov`: J = d(sum of outputs)/d(input), one row per image; score = -sum over the eigenvalues l of
+ *   corrcoef(J) of (log(l + 1e-5) + 1/(l + 1e-5)) (NASWOT v1).
+ *
+ * Host-side sums are in float64. A degenerate network (a constant row of J) scores `-inf`, never NaN.
+ * @module
+ */
+
+import type { Gpu } from "../shaders/gpu.ts";
+import { initParams } from "../spaces/init.ts";
+import type { NetworkPlan } from "../spaces/plan.ts";
+import { runGradients } from "./_backward.ts";
+
+/** The gradient proxies this module computes. */
+export const GRADIENT_PROXIES = ["grad_norm", "snip", "fisher", "jacob_cov"] as const;
+/** One of {@link GRADIENT_PROXIES}. */
+export type GradientProxy = typeof GRADIENT_PROXIES[number];
+
+/** True for a gradient proxy name. */
+export function isGradientProxy(name: string): name is GradientProxy {
+  return (GRADIENT_PROXIES as readonly string[]).includes(name);
+}
+
+/**
+ * Scores a plan (lowered with the dataset's number of classes) on a batch already on the GPU; `labels` are
+ * the batch's classes (cross-entropy proxies).
+ */
+export async function gradientScore(
+  gpu: Gpu,
+  plan: NetworkPlan,
+  input: GPUBuffer,
+  labels: Uint32Array,
+  n: number,
+  seed: number,
+  proxy: GradientProxy,
+): Promise<number> {
+  const params = initParams(plan, seed);
+  const weights = plan.params.filter((p) => p.kind === "conv" || p.kind === "linear_weight");
+  if (proxy === "jacob_cov") {
+    const r = await runGradients(gpu, plan, params, input, n, { loss: "sum", inputGrad: true });
+    return jacobCovScore(r.dinput!, n);
+  }
+  const r = await runGradients(gpu, plan, params, input, n, {
+    loss: "ce",
+    labels,
+    params: proxy === "fisher" ? [] : weights.map((p) => p.name),
+    fisher: proxy === "fisher",
+  });
+  if (proxy === "fisher") {
+    let total = 0;
+    for (const p of weights) {
+      if (p.kind !== "conv") continue;
+      const f = r.fisher!.get(p.name);
+      if (!f) continue; // a conv on a removed (identically zero) tensor: activation 0
+      const cout = p.shape[0]!;
+      const perChannel = p.shape.slice(1).reduce((a, b) => a * b, 1);
+      total += channelFisher(f, n, cout) * perChannel;
+    }
+    // The linear layer: activation = logits, gradient = dL/dlogits (mean cross-entropy).
+    const cls = plan.classes;
+    const dlog = crossEntropyGrad(r.logits, labels, cls);
+    const act = new Float64Array(n * cls);
+    for (let i = 0; i < n * cls; i++) act[i] = r.logits[i]! * dlog[i]!;
+    total += channelFisher(act, n, cls) * (params.get(plan.head.weight)!.length / cls);
+    return total;
+  }
+  let total = 0;
+  for (const p of weights) {
+    const g = r.grads.get(p.name)!;
+    const w = params.get(p.name)!;
+    if (proxy === "grad_norm") {
+      let s = 0;
+      for (let i = 0; i < g.length; i++) s += g[i]! * g[i]!;
+      total += Math.sqrt(s);
+    } else {
+      for (let i = 0; i < g.length; i++) total += Math.abs(w[i]! * g[i]!);
+    }
+  }
+  return total;
+}
+
+/** Sum over channels of 0.5 * mean over images of s[n][c]^2. */
+function channelFisher(s: ArrayLike<number>, n: number, c: number): number {
+  let total = 0;
+  for (let ch = 0; ch < c; ch++) {
+    let m = 0;
+    for (let i = 0; i < n; i++) m += s[i * c + ch]! * s[i * c + ch]!;
+    total += (0.5 * m) / n;
+  }
+  return total;
+}
+
+/** d(mean cross-entropy)/dlogits in float64. */
+export function crossEntropyGrad(
+  logits: ArrayLike<number>,
+  labels: ArrayLike<number>,
+  cls: number,
+): Float64Array {
+  const n = labels.length;
+  const d = new Float64Array(n * cls);
+  for (let i = 0; i < n; i++) {
+    let mx = -Infinity;
+    for (let k = 0; k < cls; k++) mx = Math.max(mx, logits[i * cls + k]!);
+    let s = 0;
+    for (let k = 0; k < cls; k++) s += Math.exp(logits[i * cls + k]! - mx);
+    for (let k = 0; k < cls; k++) {
+      d[i * cls + k] = (Math.exp(logits[i * cls + k]! - mx) / s - (k === labels[i] ? 1 : 0)) / n;
+    }
+  }
+  return d;
+}
+
+/**
+ * jacob_cov from the input gradients ([n][d] row-major): the eigenvalues of the rows' correlation matrix
+ * (numpy.corrcoef), score -sum(log(l + 1e-5) + 1/(l + 1e-5)); -inf when a row is constant.
+ */
+export function jacobCovScore(j: ArrayLike<number>, n: number): number {
+  const d = j.length / n;
+  const z = new Float64Array(n * d);
+  for (let i = 0; i < n; i++) {
+    let m = 0;
+    for (let k = 0; k < d; k++) m += j[i * d + k]!;
+    m /= d;
+    let ss = 0;
+    for (let k = 0; k < d; k++) {
+      const v = j[i * d + k]! - m;
+      z[i * d + k] = v;
+      ss += v * v;
+    }
+    if (!(ss > 0)) return -Infinity;
+    const inv = 1 / Math.sqrt(ss);
+    for (let k = 0; k < d; k++) z[i * d + k] = z[i * d + k]! * inv;
+  }
+  const c = new Float64Array(n * n);
+  for (let a = 0; a < n; a++) {
+    for (let b = a; b < n; b++) {
+      let s = 0;
+      for (let k = 0; k < d; k++) s += z[a * d + k]! * z[b * d + k]!;
+      c[a * n + b] = s;
+      c[b * n + a] = s;
+    }
+  }
+  let score = 0;
+  for (const l of symmetricEigenvalues(c, n)) score -= Math.log(l + 1e-5) + 1 / (l + 1e-5);
+  return Number.isNaN(score) ? -Infinity : score;
+}
+
+/** Eigenvalues of a symmetric n x n matrix (cyclic Jacobi rotations, float64). */
+export function symmetricEigenvalues(m: ArrayLike<number>, n: number): Float64Array {
+  const a = Float64Array.from(m);
+  for (let sweep = 0; sweep < 100; sweep++) {
+    let off = 0;
+    for (let p = 0; p < n; p++) for (let q = p + 1; q < n; q++) off += a[p * n + q]! * a[p * n + q]!;
+    if (off < 1e-30) break;
+    for (let p = 0; p < n; p++) {
+      for (let q = p + 1; q < n; q++) {
+        const apq = a[p * n + q]!;
+        if (Math.abs(apq) < 1e-300) continue;
+        const theta = (a[q * n + q]! - a[p * n + p]!) / (2 * apq);
+        const t = Math.sign(theta || 1) / (Math.abs(theta) + Math.sqrt(theta * theta + 1));
+        const cs = 1 / Math.sqrt(t * t + 1);
+        const sn = t * cs;
+        for (let k = 0; k < n; k++) {
+          const akp = a[k * n + p]!;
+          const akq = a[k * n + q]!;
+          a[k * n + p] = cs * akp - sn * akq;
+          a[k * n + q] = sn * akp + cs * akq;
+        }
+        for (let k = 0; k < n; k++) {
+          const apk = a[p * n + k]!;
+          const aqk = a[q * n + k]!;
+          a[p * n + k] = cs * apk - sn * aqk;
+          a[q * n + k] = sn * apk + cs * aqk;
+        }
+      }
+    }
+  }
+  return Float64Array.from({ length: n }, (_, i) => a[i * n + i]!);
+}

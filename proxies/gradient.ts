@@ -8,7 +8,9 @@
  *   (sum over the plane of activation * dL/dactivation)^2, the activation being the layer's output, counted
  *   once per weight of that channel (the reference broadcasts it to the channel's weights);
  * - `jacob_cov`: J = d(sum of outputs)/d(input), one row per image; score = -sum over the eigenvalues l of
- *   corrcoef(J) of (log(l + 1e-5) + 1/(l + 1e-5)) (NASWOT v1).
+ *   corrcoef(J) of (log(l + 1e-5) + 1/(l + 1e-5)) (NASWOT v1);
+ * - `synflow`: log of sum over conv and linear weights of |W * dR/dW| with abs weights, no batch norm, one
+ *   all-ones image, R = sum of outputs (proxies/synflow.ts; the minibatch is not used).
  *
  * Host-side sums are in float64. A degenerate network (a constant row of J) scores `-inf`, never NaN.
  * @module
@@ -18,9 +20,10 @@ import type { Gpu } from "../shaders/gpu.ts";
 import { initParams } from "../spaces/init.ts";
 import type { NetworkPlan } from "../spaces/plan.ts";
 import { runGradients } from "./_backward.ts";
+import { synflowScore } from "./synflow.ts";
 
 /** The gradient proxies this module computes. */
-export const GRADIENT_PROXIES = ["grad_norm", "snip", "fisher", "jacob_cov"] as const;
+export const GRADIENT_PROXIES = ["grad_norm", "snip", "fisher", "jacob_cov", "synflow"] as const;
 /** One of {@link GRADIENT_PROXIES}. */
 export type GradientProxy = typeof GRADIENT_PROXIES[number];
 
@@ -42,6 +45,7 @@ export async function gradientScore(
   seed: number,
   proxy: GradientProxy,
 ): Promise<number> {
+  if (proxy === "synflow") return await synflowScore(gpu, plan, seed);
   const params = initParams(plan, seed);
   const weights = plan.params.filter((p) => p.kind === "conv" || p.kind === "linear_weight");
   if (proxy === "jacob_cov") {

@@ -14,6 +14,7 @@ import convBackward from "./conv_backward.wgsl" with { type: "text" };
 import gradElementwise from "./grad_elementwise.wgsl" with { type: "text" };
 import headBackward from "./head_backward.wgsl" with { type: "text" };
 import convDw from "./conv_dw.wgsl" with { type: "text" };
+import scaled from "./scaled.wgsl" with { type: "text" };
 
 /** Workgroup size of every backward kernel (dispatch x = ceil(items / 64)). */
 export const GRAD_WG = 64;
@@ -254,3 +255,29 @@ export function transposedConv(spec: ConvSpec, w: Float32Array): { spec: ConvSpe
     w: wt,
   };
 }
+
+/** Entries of scaled.wgsl: y += a * op(x), a in a uniform (synflow's scaled tensors). */
+export type ScaledOp = "axpy" | "pool3" | "pool2" | "pool3t" | "pool2t";
+
+/**
+ * A scaled accumulation over n x c planes; (h, w) are the planes of the larger side (pool2: x, pool2t: y).
+ * Returns the kernel and the number of invocations (elements of y).
+ */
+export const scaledKernel = memoize(function scaledKernel(
+  op: ScaledOp,
+  n: number,
+  c: number,
+  h: number,
+  w: number,
+): { kernel: Kernel; items: number } {
+  const ho = Math.floor(h / 2), wo = Math.floor(w / 2);
+  return {
+    kernel: {
+      name: `scaled.${op}`,
+      code: scaled,
+      entry: op,
+      constants: { N: n, C: c, H: h, W: w, HO: ho, WO: wo },
+    },
+    items: op === "pool2" ? n * c * ho * wo : n * c * h * w,
+  };
+});

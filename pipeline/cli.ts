@@ -66,7 +66,10 @@ const HELP: Record<string, string> = {
                     --batch 128 --seed S --out scores.csv [--relu-count paper|wrapper] [--shard i/n]
 
   --in FILE         plans.jsonl (or archs.jsonl)
-  --proxy NAME      naswot (log|det K| of the Hamming kernel of binary ReLU codes; Mellor et al. 2021)
+  --proxy NAME      naswot (log|det K| of the Hamming kernel of binary ReLU codes; Mellor et al. 2021), or a
+                    gradient proxy (Abdelfattah et al. 2021; one forward + backward on the GPU, the network with
+                    the dataset's classes, labels from the data file): grad_norm, snip, fisher (cross-entropy),
+                    jacob_cov (NASWOT v1), synflow (log; abs weights, no BN, one all-ones image)
   --dataset NAME    cifar10 | cifar100 | imagenet16: input shape and normalisation (default cifar10)
   --data PATH       a CIFAR binary file (data_batch_*.bin, test_batch.bin, train.bin, test.bin), a folder
                     holding them, the official cifar-*-binary.tar.gz, or "synthetic" (seeded Gaussian
@@ -80,10 +83,14 @@ const HELP: Record<string, string> = {
   --out FILE        output CSV: index,arch_str,proxy,dataset,batch,seed,score,n_units
                     (rows are kept in FILE.partial while running: rerun the same command to resume)
 `,
-  rank: `usage: mod.ts rank --in scores.csv --out ranked.csv
+  rank: `usage: mod.ts rank --in scores.csv [--in more.csv ...] [--ensemble SPEC ...] --out ranked.csv
 
   Orders each (proxy, dataset, batch, seed) group by score, highest first, -inf last, ties by index;
   adds rank (1..n) and rank_avg (ties share their mean rank).
+  --in FILE         score files (repeatable; e.g. one per proxy), read in order
+  --ensemble SPEC   add an ensemble as a proxy of its own (repeatable), over the archs every component scored:
+                    a+b[+...]  rank average, e.g. naswot+synflow (score = minus the mean rank)
+                    vote       pairwise majority of synflow, jacob_cov and snip (score = pairs won)
 `,
   evaluate: `usage: mod.ts evaluate --in ranked.csv --bench TABLE.csv --metric COLUMN --out eval.json
 
@@ -183,6 +190,7 @@ const FLAGS = {
   candidates: { type: "string" },
   scores: { type: "string", multiple: true },
   search: { type: "string", multiple: true },
+  ensemble: { type: "string", multiple: true },
   "kernel-images": { type: "string" },
   help: { type: "boolean", short: "h" },
 } as const;
@@ -191,7 +199,7 @@ const ALLOWED: Record<string, string[]> = {
   sample: ["space", "n", "seed", "replace", "from", "all", "out"],
   build: ["in", "out", "dataset", "detail"],
   score: ["in", "out", "proxy", "dataset", "data", "split", "batch", "seed", "relu-count", "shard", "quiet"],
-  rank: ["in", "out"],
+  rank: ["in", "out", "ensemble"],
   evaluate: ["in", "out", "bench", "metric", "topk"],
   search: [
     "out",
@@ -400,9 +408,10 @@ export async function main(argv: string[]): Promise<number> {
       }
       case "rank": {
         const out = need(v.out, "out");
-        const inPath = one(v.in, "in");
-        const rows = await runRank({ inPath, outPath: out });
-        await manifest("rank", out, argv, [inPath], {});
+        if (!v.in || v.in.length === 0) throw new UsageError("--in is required");
+        const [inPath, ...morePaths] = v.in as [string, ...string[]];
+        const rows = await runRank({ inPath, morePaths, ensembles: v.ensemble ?? [], outPath: out });
+        await manifest("rank", out, argv, v.in, v.ensemble ? { ensembles: v.ensemble } : {});
         console.error(`rank: ${rows.length} rows -> ${out}`);
         return 0;
       }

@@ -6,6 +6,7 @@
 
 import { DataError } from "./_errors.ts";
 import { toCsv, writeFileAtomic } from "./_io.ts";
+import { ensembleRows } from "./ensemble.ts";
 import {
   groupByRun,
   RANKED_COLUMNS,
@@ -59,20 +60,28 @@ export function rankScores(rows: readonly ScoreRow[]): RankedRow[] {
 export interface RankOptions {
   /** Path of the input `scores.csv`. */
   inPath: string;
+  /** More score files, concatenated after the first (e.g. one per proxy, for ensembles). */
+  morePaths?: readonly string[];
+  /** Ensembles to add as proxies of their own (`a+b`, `vote`; see pipeline/ensemble.ts). */
+  ensembles?: readonly string[];
   /** Path of the output `ranked.csv` (its folder must exist). */
   outPath: string;
 }
 
 /**
- * Reads `scores.csv` (columns {@linkcode SCORE_COLUMNS}; extra columns are ignored), ranks it with
- * {@linkcode rankScores} and writes `ranked.csv` (columns {@linkcode RANKED_COLUMNS}) atomically.
- * Returns the ranked rows.
+ * Reads `scores.csv` (columns {@linkcode SCORE_COLUMNS}; extra columns are ignored) and any further score
+ * files, adds the requested ensembles, ranks everything with {@linkcode rankScores} and writes `ranked.csv`
+ * (columns {@linkcode RANKED_COLUMNS}) atomically. Returns the ranked rows.
  *
- * @throws {UsageError} for a missing input file or output folder; {@linkcode DataError} naming the file and
- *   line for a malformed row or a NaN score.
+ * @throws {UsageError} for a missing input file or output folder, or an ensemble whose components are
+ *   missing; {@linkcode DataError} naming the file and line for a malformed row or a NaN score.
  */
 export async function runRank(options: RankOptions): Promise<RankedRow[]> {
-  const { rows } = await readScores(options.inPath);
+  const rows: ScoreRow[] = [];
+  for (const path of [options.inPath, ...(options.morePaths ?? [])]) {
+    rows.push(...(await readScores(path)).rows);
+  }
+  for (const spec of options.ensembles ?? []) rows.push(...ensembleRows(rows, spec));
   const ranked = rankScores(rows);
   await writeFileAtomic(options.outPath, toCsv(RANKED_COLUMNS, ranked.map(rankedRowToCsv)));
   return ranked;

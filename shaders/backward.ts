@@ -159,64 +159,81 @@ export const headBackwardKernels = memoize(function headBackwardKernels(
   return { loss: k("loss"), featGrad: k("feat_grad"), xGrad: k("x_grad"), wGrad: k("w_grad") };
 });
 
-/** Output channels per invocation of the blocked weight-gradient kernel. */
-export function dwBlocking(cout: number): number {
-  return cout >= 16 ? 16 : cout >= 8 ? 8 : cout;
+/** Output and input channels per invocation of the blocked weight-gradient kernel. */
+export function dwBlocking(spec: ConvSpec): { tc: number; tci: number } {
+  const tc = spec.cout >= 16 ? 16 : spec.cout >= 8 ? 8 : spec.cout;
+  // 1x1: each loaded dy value would feed one tap only, so block over input channels too.
+  const tci = spec.k === 1 ? Math.min(8, spec.cin) : Math.min(2, spec.cin);
+  return { tc, tci };
 }
 
 /**
- * Per-image weight gradient, TC output channels per invocation (conv_dw.wgsl); bindings (x, dy, part),
- * dispatch over N * ceil(COUT/TC) * CIN invocations. Reduce with `convBackwardKernels(...).dwReduce`.
+ * Per-image weight gradient, TC output x TCI input channels per invocation (conv_dw.wgsl); bindings (x, dy,
+ * part), dispatch over N * ceil(COUT/TC) * ceil(CIN/TCI) invocations. Reduce with
+ * `convBackwardKernels(...).dwReduce`.
  */
 export const convDwKernel = memoize(function convDwKernel(spec: ConvSpec): { kernel: Kernel; items: number } {
   const { ho, wo } = convOutSize(spec);
-  const tc = dwBlocking(spec.cout);
+  const { tc, tci } = dwBlocking(spec);
   const kk = spec.k * spec.k;
   const decl: string[] = [];
-  for (let c = 0; c < tc; c++) for (let t = 0; t < kk; t++) decl.push(`  var a_${c}_${t} = 0.0;`);
+  for (let c = 0; c < tc; c++) {
+    for (let j = 0; j < tci; j++) for (let t = 0; t < kk; t++) decl.push(`  var a_${c}_${j}_${t} = 0.0;`);
+  }
   const body: string[] = [];
-  for (let ky = 0; ky < spec.k; ky++) {
-    body.push(`      let iy${ky} = yb + ${ky};`);
-    body.push(`      let ry${ky} = xbase + u32(clamp(iy${ky}, 0, i32(H) - 1)) * W;`);
-    for (let kx = 0; kx < spec.k; kx++) {
-      const t = ky * spec.k + kx;
-      const load = `x[ry${ky} + u32(clamp(ix0 + ${kx}, 0, i32(W) - 1))]`;
-      const v = spec.relu ? `max(${load}, 0.0)` : load;
-      body.push(
-        `      let v${t} = select(0.0, ${v}, iy${ky} >= 0 && iy${ky} < i32(H) && ix0 + ${kx} >= 0 && ix0 + ${kx} < i32(W));`,
-      );
+  for (let j = 0; j < tci; j++) {
+    body.push(`      let xb${j} = xbase + min(${j}u, CIN - 1u - cib * TCI) * H * W;`);
+    for (let ky = 0; ky < spec.k; ky++) {
+      body.push(`      let iy${j}_${ky} = yb + ${ky};`);
+      body.push(`      let ry${j}_${ky} = xb${j} + u32(clamp(iy${j}_${ky}, 0, i32(H) - 1)) * W;`);
+      for (let kx = 0; kx < spec.k; kx++) {
+        const t = ky * spec.k + kx;
+        const load = `x[ry${j}_${ky} + u32(clamp(ix0 + ${kx}, 0, i32(W) - 1))]`;
+        const v = spec.relu ? `max(${load}, 0.0)` : load;
+        body.push(
+          `      let v${j}_${t} = select(0.0, ${v}, iy${j}_${ky} >= 0 && iy${j}_${ky} < i32(H) && ix0 + ${kx} >= 0 && ix0 + ${kx} < i32(W));`,
+        );
+      }
     }
   }
   for (let c = 0; c < tc; c++) {
     body.push(`      let g${c} = dy[((n * COUT + min(cob * TC + ${c}u, COUT - 1u)) * HO + oy) * WO + ox];`);
-    for (let t = 0; t < kk; t++) body.push(`      a_${c}_${t} = fma(g${c}, v${t}, a_${c}_${t});`);
+    for (let j = 0; j < tci; j++) {
+      for (let t = 0; t < kk; t++) {
+        body.push(`      a_${c}_${j}_${t} = fma(g${c}, v${j}_${t}, a_${c}_${j}_${t});`);
+      }
+    }
   }
   const store: string[] = [];
   for (let c = 0; c < tc; c++) {
-    store.push(`  {`);
-    store.push(`    let co = cob * TC + ${c}u;`);
-    store.push(`    let o = ((n * COUT + min(co, COUT - 1u)) * CIN + ci) * ${kk}u;`);
-    store.push(`    if (live && co < COUT) {`);
-    for (let t = 0; t < kk; t++) store.push(`      part[o + ${t}u] = a_${c}_${t};`);
-    store.push(`    }`);
-    store.push(`  }`);
+    for (let j = 0; j < tci; j++) {
+      store.push(`  {`);
+      store.push(`    let co = cob * TC + ${c}u;`);
+      store.push(`    let ci = cib * TCI + ${j}u;`);
+      store.push(`    let o = ((n * COUT + min(co, COUT - 1u)) * CIN + min(ci, CIN - 1u)) * ${kk}u;`);
+      store.push(`    if (live && co < COUT && ci < CIN) {`);
+      for (let t = 0; t < kk; t++) store.push(`      part[o + ${t}u] = a_${c}_${j}_${t};`);
+      store.push(`    }`);
+      store.push(`  }`);
+    }
   }
   const code = renderWgsl(convDw, {
     K: spec.k,
     S: spec.stride,
     PAD: spec.pad,
     TC: tc,
+    TCI: tci,
     DECL: decl.join("\n"),
     BODY: body.join("\n"),
     STORE: store.join("\n"),
   });
   return {
     kernel: {
-      name: `conv_dw_k${spec.k}s${spec.stride}p${spec.pad}${spec.relu ? "_relu" : ""}_tc${tc}`,
+      name: `conv_dw_k${spec.k}s${spec.stride}p${spec.pad}${spec.relu ? "_relu" : ""}_tc${tc}x${tci}`,
       code,
       constants: { N: spec.n, CIN: spec.cin, H: spec.h, W: spec.w, COUT: spec.cout, HO: ho, WO: wo },
     },
-    items: spec.n * Math.ceil(spec.cout / tc) * spec.cin,
+    items: spec.n * Math.ceil(spec.cout / tc) * Math.ceil(spec.cin / tci),
   };
 });
 

@@ -1,14 +1,14 @@
-// Convolution weight gradient, per image, register-blocked over TC output channels:
+// Convolution weight gradient, per image, register-blocked over TC output x TCI input channels:
 //   part[n,co,ci,ky,kx] = sum_{oy,ox} dy[n,co,oy,ox] * f(x[n,ci,oy*S+ky-PAD,ox*S+kx-PAD]),  f = ReLU when RELU
 // (zero padding). conv_backward.wgsl's dw_reduce then sums the images in order. One invocation computes the
-// K*K taps of TC output channels for one (image, input channel); the loops over taps and channels are
-// unrolled by backward.ts into scalar registers (a_<channel>_<tap>).
+// K*K taps of TC output and TCI input channels of one image; the loops over taps and channels are unrolled
+// by backward.ts into scalar registers (a_<out>_<in>_<tap>).
 //
 // Bindings:
 //   0 x    : array<f32>  [N][CIN][H][W] the forward input (before f)
 //   1 dy   : array<f32>  [N][COUT][HO][WO]
 //   2 part : array<f32>  [N][COUT][CIN][K*K]
-// Dispatch: x = ceil(N * ceil(COUT/TC) * CIN / 64).
+// Dispatch: x = ceil(N * ceil(COUT/TC) * ceil(CIN/TCI) / 64).
 
 @group(0) @binding(0) var<storage, read> x: array<f32>;
 @group(0) @binding(1) var<storage, read> dy: array<f32>;
@@ -26,18 +26,20 @@ const K: u32 = ${K}u;
 const S: u32 = ${S}u;
 const PAD: i32 = ${PAD};
 const TC: u32 = ${TC}u;
+const TCI: u32 = ${TCI}u;
 
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   let cob_count = (COUT + TC - 1u) / TC;
-  let total = N * cob_count * CIN;
+  let cib_count = (CIN + TCI - 1u) / TCI;
+  let total = N * cob_count * cib_count;
   // No early return (see conv2d.wgsl): clamp the index and guard only the stores.
   let live = gid.x < total;
   let i = min(gid.x, total - 1u);
-  let ci = i % CIN;
-  let cob = (i / CIN) % cob_count;
-  let n = i / (CIN * cob_count);
-  let xbase = (n * CIN + ci) * H * W;
+  let cib = i % cib_count;
+  let cob = (i / cib_count) % cob_count;
+  let n = i / (cib_count * cob_count);
+  let xbase = (n * CIN + cib * TCI) * H * W;
 ${DECL}
   for (var oy = 0u; oy < HO; oy++) {
     for (var ox = 0u; ox < WO; ox++) {

@@ -3,6 +3,7 @@
 import {
   bnBackwardKernels,
   convBackwardKernels,
+  convDwKernel,
   groupsFor,
   headBackwardKernels,
   maskAccKernel,
@@ -63,6 +64,8 @@ Deno.test({
       { n: 1, cin: 1, h: 6, w: 6, cout: 2, k: 3, stride: 2, pad: 1, relu: true },
       { n: 3, cin: 5, h: 9, w: 8, cout: 6, k: 3, stride: 2, pad: 1, relu: false },
       { n: 2, cin: 4, h: 5, w: 7, cout: 3, k: 1, stride: 1, pad: 0, relu: true },
+      { n: 2, cin: 11, h: 4, w: 3, cout: 20, k: 1, stride: 1, pad: 0, relu: true },
+      { n: 1, cin: 3, h: 6, w: 5, cout: 17, k: 3, stride: 1, pad: 1, relu: false },
     ];
     for (const [ci, spec] of cases.entries()) {
       const { ho, wo } = convOutSize(spec);
@@ -99,6 +102,15 @@ Deno.test({
         const wantDw = Float64Array.from(want.dw, (v, i) => v + (acc ? prevDw[i]! : 0));
         assertClose(dx!, wantDx, 1e-5, `conv dx case ${ci} acc ${acc}`);
         assertClose(dw!, wantDw, 1e-5, `conv dw case ${ci} acc ${acc}`);
+        // The blocked per-image kernel (what the backward pass uses), reduced over images.
+        const dwk = convDwKernel(spec);
+        const bdw2 = up(g, acc ? prevDw : new Float32Array(w.length));
+        const [dw2] = await run(g, [
+          { kernel: dwk.kernel, bindings: [bx, bdy, part], items: dwk.items },
+          { kernel: ks.dwReduce, bindings: [null, null, null, null, part, bdw2], items: w.length },
+        ], [{ buf: bdw2, floats: w.length }]);
+        assertClose(dw2!, wantDw, 1e-5, `blocked conv dw case ${ci} acc ${acc}`);
+        bdw2.destroy();
         for (const b of [bx, bw, bdy, bdx, bdw, part]) b.destroy();
       }
     }
@@ -134,7 +146,7 @@ Deno.test({
           { kernel: sf!, bindings: [null, spart, stats, baff], items: c },
           { kernel: bp, bindings: [by, bdz, stats, part], items: n * c },
           { kernel: bf, bindings: [null, null, stats, part, coef, dparam], items: c },
-          { kernel: ba, bindings: [by, bdz, stats, null, coef, null, bdy], items: y.length },
+          { kernel: ba, bindings: [by, bdz, stats, null, coef, null, bdy], items: n * c },
         ], [{ buf: bdy, floats: y.length }, { buf: dparam, floats: 2 * c }]);
         assertClose(
           dy!,

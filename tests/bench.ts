@@ -8,6 +8,8 @@
  * 4. NASWOT seconds per arch: all none, all nor_conv_3x3, the mixed cell, and the mean over N seeded random
  *    archs; for the fixed archs the GPU time split by kernel class (timestamp queries) and the remainder
  *    (dispatch, upload and read-back overhead).
+ * 5. Gradient proxies: seconds per arch for the mixed cell at `--grad-batch` (default 64), after checking the
+ *    GPU backward against the float64 reference on a tiny network.
  * Prints median, min and max of R runs.
  * @module
  */
@@ -25,6 +27,9 @@ import { formatArch, indexToArch, parseArch, sampleIndices } from "../spaces/nb2
 import { lowerNb201 } from "../spaces/nb201_network.ts";
 import { initParams } from "../spaces/init.ts";
 import { runForward } from "../proxies/_forward.ts";
+import { runGradients } from "../proxies/_backward.ts";
+import { GRADIENT_PROXIES, gradientScore } from "../proxies/gradient.ts";
+import { planBackwardRef, planForwardRef } from "./reference_grad.ts";
 import { logdetFromHamming } from "../proxies/naswot.ts";
 import { syntheticBatch } from "../datasets/minibatch.ts";
 import { assertClose, randomFloats } from "./_helpers.ts";
@@ -194,6 +199,45 @@ for (const [name, arch] of FIXED) {
   }
   console.log(`  mean of ${RANDOM} random ${stats(t)} s`);
 }
+// 5. Gradient proxies: seconds per arch for the mixed cell (one forward + backward each; synflow batch 1).
+{
+  const GB = flag("--grad-batch", 64);
+  const mixed = FIXED[2]![1];
+  const plan = lowerNb201(parseArch(mixed), { classes: 10 });
+  const gbatch = syntheticBatch({ batch: GB, seed: 0 });
+  const gin = gpu.upload(gbatch.data, "bench.grad.batch");
+  const labels = Uint32Array.from(gbatch.labels);
+  // Validate first: the input gradient of a tiny network against the float64 reference.
+  {
+    const tiny = lowerNb201(parseArch(mixed), {
+      input: { c: 3, h: 8, w: 8 },
+      classes: 5,
+      channels: 4,
+      cellsPerStage: 1,
+    });
+    const p = initParams(tiny, 0);
+    const x = randomFloats(2 * 3 * 64, 9);
+    const xb = gpu.upload(x, "bench.tiny");
+    const r = await runGradients(gpu, tiny, p, xb, 2, { loss: "sum", inputGrad: true });
+    const tape = planForwardRef(tiny, p, { n: 2, c: 3, h: 8, w: 8, d: Float64Array.from(x) });
+    const want = planBackwardRef(tiny, p, tape, new Float64Array(10).fill(1)).dinput.d;
+    assertClose(r.dinput!, want, 2e-3, "backward input gradient");
+    xb.destroy();
+  }
+  console.log(`\ngradient proxies, mixed cell, batch ${GB} (synflow: one all-ones image), seconds per arch:`);
+  for (const proxy of GRADIENT_PROXIES) {
+    await gradientScore(gpu, plan, gin, labels, GB, 0, proxy); // compile
+    const t: number[] = [];
+    for (let r = 0; r < RUNS; r++) {
+      const t0 = performance.now();
+      await gradientScore(gpu, plan, gin, labels, GB, 0, proxy);
+      t.push((performance.now() - t0) / 1000);
+    }
+    console.log(`  ${proxy.padEnd(10)} ${stats(t)} s`);
+  }
+  gin.destroy();
+}
+
 console.log(`\ncompile time so far: ${gpu.compileSeconds.toFixed(1)} s (summed over parallel compiles)`);
 input.destroy();
 gpu.dispose();

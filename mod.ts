@@ -38,6 +38,9 @@ export type { NetworkPlan, ReluCount } from "./spaces/plan.ts";
 export { initParams } from "./spaces/init.ts";
 export { deriveSeed, Rng } from "./spaces/rng.ts";
 export { logdetFromHamming, naswot, type NaswotResult } from "./proxies/naswot.ts";
+export { GRADIENT_PROXIES, type GradientProxy, gradientScore } from "./proxies/gradient.ts";
+export { synflowScore } from "./proxies/synflow.ts";
+export { type GradOptions, type GradResult, runGradients } from "./proxies/_backward.ts";
 export { loadBatch, syntheticBatch } from "./datasets/minibatch.ts";
 export type { ImageBatch } from "./datasets/types.ts";
 export { kendallTauB, spearmanRho } from "./pipeline/_stats.ts";
@@ -47,6 +50,15 @@ export { runMerge, runScore } from "./pipeline/score.ts";
 export { runRank } from "./pipeline/rank.ts";
 export { runEvaluate } from "./pipeline/evaluate.ts";
 export { runSearch } from "./pipeline/search.ts";
+export { ALGOS, runProtocol } from "./pipeline/search_protocol.ts";
+export {
+  areaPopulation,
+  chooseBest,
+  randomSearchDraws,
+  type ReaParams,
+  regularizedEvolution,
+} from "./pipeline/protocols.ts";
+export { ensembleRows } from "./pipeline/ensemble.ts";
 export { main } from "./pipeline/cli.ts";
 
 if (import.meta.main) {

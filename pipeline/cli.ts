@@ -69,7 +69,9 @@ const HELP: Record<string, string> = {
   --proxy NAME      naswot (log|det K| of the Hamming kernel of binary ReLU codes; Mellor et al. 2021), or a
                     gradient proxy (Abdelfattah et al. 2021; one forward + backward on the GPU, the network with
                     the dataset's classes, labels from the data file): grad_norm, snip, fisher (cross-entropy),
-                    jacob_cov (NASWOT v1), synflow (log; abs weights, no BN, one all-ones image)
+                    jacob_cov (NASWOT v1), synflow (log; abs weights, no BN, one all-ones image).
+                    Several, comma-separated (--proxy grad_norm,snip,fisher): one row per arch and proxy;
+                    grad_norm, snip and fisher then share one forward + backward pass
   --dataset NAME    cifar10 | cifar100 | imagenet16: input shape and normalisation (default cifar10)
   --data PATH       a CIFAR binary file (data_batch_*.bin, test_batch.bin, train.bin, test.bin), a folder
                     holding them, the official cifar-*-binary.tar.gz, or "synthetic" (seeded Gaussian

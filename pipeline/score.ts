@@ -9,7 +9,7 @@
 
 import { Gpu } from "../shaders/gpu.ts";
 import { naswot } from "../proxies/naswot.ts";
-import { GRADIENT_PROXIES, gradientScore, isGradientProxy } from "../proxies/gradient.ts";
+import { GRADIENT_PROXIES, gradientScore, gradientScores, isGradientProxy } from "../proxies/gradient.ts";
 import { parseArch } from "../spaces/nb201.ts";
 import { lowerNb201 } from "../spaces/nb201_network.ts";
 import type { ReluCount } from "../spaces/plan.ts";
@@ -101,7 +101,8 @@ export async function loadScoringBatch(
 
 /**
  * Reads the rows of a scores file (a partial one may end in a torn line, which is dropped). Rows of another
- * run (proxy, dataset, batch, seed) are an error when `strict`, and skipped otherwise.
+ * run (proxy, dataset, batch, seed) are an error when `strict`, and skipped otherwise; `expect.proxy` may list
+ * several proxies separated by commas.
  */
 async function readPartial(
   path: string,
@@ -121,7 +122,8 @@ async function readPartial(
   return table.rows.flatMap((r, i) => {
     const row = scoreRowFromCsv(r, `${path}:${table.lines[i]}`);
     for (const k of ["proxy", "dataset", "batch", "seed"] as const) {
-      if (row[k] !== expect[k]) {
+      const ok = k === "proxy" ? expect.proxy.split(",").includes(row.proxy) : row[k] === expect[k];
+      if (!ok) {
         if (!strict) return [];
         throw new UsageError(
           `${path} holds rows of another run (${k} ${row[k]} != ${
@@ -143,8 +145,14 @@ export async function readArchInput(path: string): Promise<ArchRecord[]> {
 
 /** Runs the score stage; returns the rows of this shard in input order and the GPU that scored them. */
 export async function runScore(o: ScoreOptions): Promise<{ rows: ScoreRow[]; device: string }> {
-  if (!(PROXIES as readonly string[]).includes(o.proxy)) {
-    throw new UsageError(`--proxy: unknown proxy "${o.proxy}"; known: ${PROXIES.join(", ")}`);
+  const proxies = o.proxy.split(",");
+  for (const p of proxies) {
+    if (!(PROXIES as readonly string[]).includes(p)) {
+      throw new UsageError(`--proxy: unknown proxy "${p}"; known: ${PROXIES.join(", ")}`);
+    }
+  }
+  if (new Set(proxies).size !== proxies.length) {
+    throw new UsageError(`--proxy ${o.proxy}: a proxy appears twice`);
   }
   datasetShape(o.dataset); // an unknown --dataset fails here, before any work
   const all = await readArchInput(o.inPath);
@@ -162,13 +170,17 @@ export async function runScore(o: ScoreOptions): Promise<{ rows: ScoreRow[]; dev
   const partialPath = `${o.outPath}.partial`;
   // Rows already scored by this run: a finished output (rerunning a stage rescores nothing) and the partial
   // file of an interrupted run. Both must come from the same proxy, dataset, batch size and seed.
+  // Keyed by proxy and arch: one run may score several proxies (--proxy a,b), one row each.
   const done = new Map<string, ScoreRow>();
-  for (const row of await readPartial(o.outPath, key, false)) done.set(row.arch_str, row);
+  const id = (proxy: string, arch: string) => `${proxy}\t${arch}`;
+  for (const row of await readPartial(o.outPath, key, false)) done.set(id(row.proxy, row.arch_str), row);
   const partial = await readPartial(partialPath, key);
-  for (const row of partial) done.set(row.arch_str, row);
+  for (const row of partial) done.set(id(row.proxy, row.arch_str), row);
   if (partial.length === 0) await Deno.writeTextFile(partialPath, toCsv(SCORE_COLUMNS, []));
 
-  const todo = [...new Set(records.map((r) => r.arch_str))].filter((a) => !done.has(a));
+  const todo = [...new Set(records.map((r) => r.arch_str))].filter((a) =>
+    proxies.some((p) => !done.has(id(p, a)))
+  );
   const metricsPath = o.metricsPath ?? `${dir}/metrics.jsonl`;
   // The GPU is opened even when every row is reused, to record which device the run belongs to.
   const gpu = o.gpu ?? await Gpu.open();
@@ -183,14 +195,19 @@ export async function runScore(o: ScoreOptions): Promise<{ rows: ScoreRow[]; dev
       for (const archStr of todo) {
         const rec = byArch.get(archStr)!;
         const ta = performance.now();
-        const { row, logdetGpu } = await scoreArch(gpu, data, rec.index, archStr, o, key);
-        await Deno.writeTextFile(partialPath, csvLine(row), { append: true });
-        done.set(archStr, row);
+        const missing = proxies.filter((p) => !done.has(id(p, archStr)));
+        const scored = await scoreArchProxies(gpu, data, rec.index, archStr, o, key, missing);
+        for (const { row } of scored) {
+          await Deno.writeTextFile(partialPath, csvLine(row), { append: true });
+          done.set(id(row.proxy, archStr), row);
+        }
         await appendMetrics(metricsPath, {
           stage: "score",
           index: rec.index,
           seconds: round((performance.now() - ta) / 1000),
-          logdet_gpu: round(logdetGpu),
+          ...(missing.includes("naswot")
+            ? { logdet_gpu: round(scored.find((x) => x.row.proxy === "naswot")!.logdetGpu) }
+            : {}),
         });
         progress.tick();
       }
@@ -207,10 +224,9 @@ export async function runScore(o: ScoreOptions): Promise<{ rows: ScoreRow[]; dev
     }
   }
   if (!o.gpu) gpu.dispose();
-  const rows = records.map((r) => done.get(r.arch_str)!).map((row, i) => ({
-    ...row,
-    index: records[i]!.index,
-  }));
+  const rows = records.flatMap((r) =>
+    proxies.map((p) => ({ ...done.get(id(p, r.arch_str))!, index: r.index }))
+  );
   await writeFileAtomic(o.outPath, toCsv(SCORE_COLUMNS, rows.map(scoreRowToCsv)));
   await Deno.remove(partialPath).catch(() => {});
   return { rows, device };
@@ -256,6 +272,44 @@ export async function scoreArch(
     row: { index, arch_str: archStr, ...key, score: r.score, n_units: r.units },
     logdetGpu: r.logdetGpu,
   };
+}
+
+/**
+ * Scores one architecture with several proxies; the cross-entropy gradient proxies (grad_norm, snip, fisher)
+ * share one forward + backward pass. Rows come back in the order of `proxies`.
+ */
+export async function scoreArchProxies(
+  gpu: Gpu,
+  data: ScoringInput,
+  index: number,
+  archStr: string,
+  o: Pick<ScoreOptions, "dataset" | "batch" | "seed" | "reluCount">,
+  key: ScoreKey,
+  proxies: readonly string[],
+): Promise<{ row: ScoreRow; logdetGpu: number }[]> {
+  const grad = proxies.filter(isGradientProxy);
+  const shared = grad.length > 1
+    ? await gradientScores(
+      gpu,
+      lowerNb201(parseArch(archStr), datasetShape(o.dataset)),
+      data.xb,
+      data.labels,
+      o.batch,
+      o.seed,
+      grad,
+    )
+    : null;
+  const out: { row: ScoreRow; logdetGpu: number }[] = [];
+  for (const proxy of proxies) {
+    const k = { ...key, proxy };
+    if (shared && isGradientProxy(proxy)) {
+      out.push({
+        row: { index, arch_str: archStr, ...k, score: shared.get(proxy)!, n_units: 0 },
+        logdetGpu: NaN,
+      });
+    } else out.push(await scoreArch(gpu, data, index, archStr, o, k));
+  }
+  return out;
 }
 
 /** The score rows of a file that belong to run `key`; rows of other runs are skipped, a torn last line too. */

@@ -19,7 +19,7 @@
 import type { Gpu } from "../shaders/gpu.ts";
 import { initParams } from "../spaces/init.ts";
 import type { NetworkPlan } from "../spaces/plan.ts";
-import { runGradients } from "./_backward.ts";
+import { type GradResult, runGradients } from "./_backward.ts";
 import { synflowScore } from "./synflow.ts";
 
 /** The gradient proxies this module computes. */
@@ -58,6 +58,19 @@ export async function gradientScore(
     params: proxy === "fisher" ? [] : weights.map((p) => p.name),
     fisher: proxy === "fisher",
   });
+  return ceProxy(proxy, plan, params, weights, r, labels, n);
+}
+
+/** grad_norm, snip or fisher from one cross-entropy forward + backward pass. */
+function ceProxy(
+  proxy: GradientProxy,
+  plan: NetworkPlan,
+  params: Map<string, Float32Array>,
+  weights: readonly { name: string; kind: string; shape: number[] }[],
+  r: GradResult,
+  labels: Uint32Array,
+  n: number,
+): number {
   if (proxy === "fisher") {
     let total = 0;
     for (const p of weights) {
@@ -89,6 +102,38 @@ export async function gradientScore(
     }
   }
   return total;
+}
+
+/**
+ * Several gradient proxies of one arch: grad_norm, snip and fisher share one cross-entropy pass; jacob_cov
+ * and synflow run their own. Equal, bit for bit, to calling {@link gradientScore} per proxy.
+ */
+export async function gradientScores(
+  gpu: Gpu,
+  plan: NetworkPlan,
+  input: GPUBuffer,
+  labels: Uint32Array,
+  n: number,
+  seed: number,
+  proxies: readonly GradientProxy[],
+): Promise<Map<GradientProxy, number>> {
+  const out = new Map<GradientProxy, number>();
+  const ce = proxies.filter((p) => p === "grad_norm" || p === "snip" || p === "fisher");
+  if (ce.length > 0) {
+    const params = initParams(plan, seed);
+    const weights = plan.params.filter((p) => p.kind === "conv" || p.kind === "linear_weight");
+    const r = await runGradients(gpu, plan, params, input, n, {
+      loss: "ce",
+      labels,
+      params: ce.some((p) => p !== "fisher") ? weights.map((p) => p.name) : [],
+      fisher: ce.includes("fisher"),
+    });
+    for (const p of ce) out.set(p, ceProxy(p, plan, params, weights, r, labels, n));
+  }
+  for (const p of proxies) {
+    if (!out.has(p)) out.set(p, await gradientScore(gpu, plan, input, labels, n, seed, p));
+  }
+  return out;
 }
 
 /** Sum over channels of 0.5 * mean over images of s[n][c]^2. */

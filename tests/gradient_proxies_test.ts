@@ -1,6 +1,6 @@
 // The gradient proxies (proxies/gradient.ts) on the GPU against the same definitions evaluated on the float64
 // plan reference, and the host-side linear algebra of jacob_cov against closed forms.
-import { gradientScore, jacobCovScore, symmetricEigenvalues } from "../proxies/gradient.ts";
+import { gradientScore, gradientScores, jacobCovScore, symmetricEigenvalues } from "../proxies/gradient.ts";
 import { lowerNb201 } from "../spaces/nb201_network.ts";
 import { parseArch } from "../spaces/nb201.ts";
 import { initParams } from "../spaces/init.ts";
@@ -109,9 +109,15 @@ Deno.test({
       const sum = planBackwardRef(plan, params, tape, new Float64Array(n * cls).fill(1));
       const jacob = jacobCovScore(sum.dinput.d, n);
       const want = { grad_norm: gradNorm, snip, fisher, jacob_cov: jacob } as const;
-      for (const proxy of ["grad_norm", "snip", "fisher", "jacob_cov"] as const) {
+      const all = ["grad_norm", "snip", "fisher", "jacob_cov"] as const;
+      const together = await gradientScores(g, plan, input, labels, n, seed, all);
+      for (const proxy of all) {
         const got = await gradientScore(g, plan, input, labels, n, seed, proxy);
         close(got, want[proxy], 2e-3, `${arch}: ${proxy}`);
+        // Sharing one pass changes nothing: the same kernels in the same order.
+        if (together.get(proxy) !== got) {
+          throw new Error(`${proxy}: shared pass ${together.get(proxy)} != ${got}`);
+        }
       }
       input.destroy();
     }

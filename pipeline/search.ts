@@ -48,7 +48,9 @@ export const DEFAULT_SEARCH_OUT = "runs/search";
 /** Runs every stage into `o.out` (created if its parent exists; the default folder always is). */
 export async function runSearch(o: SearchOptions): Promise<SearchResult> {
   if (o.proxy.includes(",")) {
-    throw new UsageError(`--proxy ${o.proxy}: search ranks by one proxy (score several with 'score --proxy a,b')`);
+    throw new UsageError(
+      `--proxy ${o.proxy}: search ranks by one proxy (score several with 'score --proxy a,b')`,
+    );
   }
   const parent = o.out.includes("/") ? o.out.slice(0, o.out.lastIndexOf("/")) || "/" : ".";
   if (o.out === DEFAULT_SEARCH_OUT) await Deno.mkdir(parent, { recursive: true });

@@ -200,6 +200,7 @@ export async function runGradients(
   await dispatch(hb.wGrad, [null, null, dlog, null, feat, null, null, null, dwb], cls * (hs.c + 1));
 
   const fisherBufs = new Map<string, { buf: PooledBuffer; bytes: number }>();
+  const one = rec.uniform(Float32Array.of(1, 0, 0, 0));
   for (let ti = plan.tensors.length - 1; ti >= 1; ti--) {
     const t = plan.tensors[ti]!;
     const dt = grad.get(ti)!;
@@ -287,14 +288,14 @@ export async function runGradients(
         if (dsrc) {
           await dispatch(
             pool3BackwardKernel(n, t.shape.c, t.shape.h, t.shape.w),
-            [null, dt, dsrc],
+            [dt, dsrc, one],
             floats(n, t.shape),
           );
         }
       } else if (dsrc) {
         await dispatch(
           pool2BackwardKernel(n, srcShape.c, srcShape.h, srcShape.w),
-          [null, dt, dsrc],
+          [dt, dsrc, one],
           floats(n, srcShape),
         );
       }

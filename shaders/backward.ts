@@ -51,30 +51,18 @@ export const maskAccKernel = memoize(function maskAccKernel(elems: number, relu:
   };
 });
 
-/** dx += AvgPool3x3(stride 1, pad 1, padding excluded)^T g, over n x c planes of h x w. */
-export const pool3BackwardKernel = memoize(function pool3BackwardKernel(
-  n: number,
-  c: number,
-  h: number,
-  w: number,
-): Kernel {
-  return { name: "grad.pool3", code: gradElementwise, entry: "pool3", constants: { N: n, C: c, H: h, W: w } };
-});
+/**
+ * dx += a * AvgPool3x3(stride 1, pad 1, padding excluded)^T g over n x c planes of h x w: scaled.wgsl's
+ * `pool3t`, bindings (g, dx, coef uniform with .x = a).
+ */
+export function pool3BackwardKernel(n: number, c: number, h: number, w: number): Kernel {
+  return scaledKernel("pool3t", n, c, h, w).kernel;
+}
 
-/** dx += AvgPool2x2(stride 2)^T g; the input planes are h x w, the output floor(h/2) x floor(w/2). */
-export const pool2BackwardKernel = memoize(function pool2BackwardKernel(
-  n: number,
-  c: number,
-  h: number,
-  w: number,
-): Kernel {
-  return {
-    name: "grad.pool2",
-    code: gradElementwise,
-    entry: "pool2",
-    constants: { N: n, C: c, H: h, W: w, HO: Math.floor(h / 2), WO: Math.floor(w / 2) },
-  };
-});
+/** dx += a * AvgPool2x2(stride 2)^T g; dx planes are h x w, g planes floor(h/2) x floor(w/2); as above. */
+export function pool2BackwardKernel(n: number, c: number, h: number, w: number): Kernel {
+  return scaledKernel("pool2t", n, c, h, w).kernel;
+}
 
 /** out[n*c + j] = sum over the hw elements of plane j of x * g (bindings x, g, out). */
 export const chanDotKernel = memoize(function chanDotKernel(n: number, c: number, hw: number): Kernel {

@@ -1,13 +1,11 @@
-// Elementwise and pooling backward passes, each adding into a gradient buffer (dx += ...):
+// Elementwise backward helpers (the pooling backward passes are scaled.wgsl's pool3t / pool2t):
 //   mask   : dx += (MASK ? (x > 0) : 1) * g                      ReLU backward (x = the ReLU input), or an add
-//   pool3  : dx += AvgPool2d(3, 1, 1, count_include_pad=False)^T g   (H x W in and out)
-//   pool2  : dx += AvgPool2d(2, 2)^T g                              (g is HO x WO = floor(H/2) x floor(W/2))
 //   dilate : dx = g with zeros inserted (overwrites; see the entry)
 //   chan_dot: dx[n,c] = sum over the plane of x * g (overwrites; see the entry)
 //
 // Bindings:
 //   0 x  : array<f32>  [N][C][H][W] (mask: the ReLU input)
-//   1 g  : array<f32>  mask/pool3: [N][C][H][W]; pool2: [N][C][HO][WO]
+//   1 g  : array<f32>  mask: [N][C][H][W]; dilate: [N][C][HO][WO]
 //   2 dx : array<f32>  [N][C][H][W]
 // Dispatch: x = ceil(N*C*H*W/64), one input element per invocation.
 
@@ -32,53 +30,6 @@ fn mask(@builtin(global_invocation_id) gid: vec3<u32>) {
   if (MASK) {
     v = select(0.0, v, x[i] > 0.0);
   }
-  if (live) {
-    dx[i] = dx[i] + v;
-  }
-}
-
-fn count3(p: i32, size: i32) -> f32 {
-  return f32(min(p + 1, size - 1) - max(p - 1, 0) + 1);
-}
-
-@compute @workgroup_size(64)
-fn pool3(@builtin(global_invocation_id) gid: vec3<u32>) {
-  let total = N * C * H * W;
-  let live = gid.x < total;
-  let i = min(gid.x, total - 1u);
-  let xx = i32(i % W);
-  let yy = i32((i / W) % H);
-  let plane = (i / (W * H)) * H * W;
-  var s = 0.0;
-  // Each output (oy, ox) within distance 1 spreads g / (its window size) onto this input.
-  for (var dy = -1; dy <= 1; dy++) {
-    for (var dxo = -1; dxo <= 1; dxo++) {
-      let oy = yy + dy;
-      let ox = xx + dxo;
-      let ok = oy >= 0 && oy < i32(H) && ox >= 0 && ox < i32(W);
-      let cy = clamp(oy, 0, i32(H) - 1);
-      let cx = clamp(ox, 0, i32(W) - 1);
-      let v = g[plane + u32(cy) * W + u32(cx)] / (count3(cy, i32(H)) * count3(cx, i32(W)));
-      s += select(0.0, v, ok);
-    }
-  }
-  if (live) {
-    dx[i] = dx[i] + s;
-  }
-}
-
-@compute @workgroup_size(64)
-fn pool2(@builtin(global_invocation_id) gid: vec3<u32>) {
-  let total = N * C * H * W;
-  let live = gid.x < total;
-  let i = min(gid.x, total - 1u);
-  let xx = i % W;
-  let yy = (i / W) % H;
-  let nc = i / (W * H);
-  let oy = min(yy / 2u, HO - 1u);
-  let ox = min(xx / 2u, WO - 1u);
-  let inside = yy / 2u < HO && xx / 2u < WO;
-  let v = select(0.0, g[(nc * HO + oy) * WO + ox] * 0.25, inside);
   if (live) {
     dx[i] = dx[i] + v;
   }

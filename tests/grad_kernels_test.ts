@@ -163,7 +163,7 @@ Deno.test({
 });
 
 Deno.test({
-  name: "ReLU-mask and pooling backward kernels add the float64 reference into dx",
+  name: "ReLU-mask and pooling backward kernels add (a times) the float64 reference into dx",
   ignore,
   async fn() {
     const g = gpu!;
@@ -173,6 +173,7 @@ Deno.test({
       const gr = randomFloats(size, 91);
       const prev = randomFloats(size, 92);
       const bx = up(g, x), bg = up(g, gr);
+      const half = up(g, Float32Array.of(0.5, 0, 0, 0)); // the coefficient a of dx += a * pool^T(g)
       // mask (ReLU) and plain add
       for (const relu of [true, false]) {
         const bdx = up(g, prev);
@@ -197,7 +198,7 @@ Deno.test({
         const bdx = up(g, prev);
         const [dx] = await run(g, [{
           kernel: pool3BackwardKernel(n, c, h, w),
-          bindings: [null, bg, bdx],
+          bindings: [bg, bdx, half],
           items: size,
         }], [
           { buf: bdx, floats: size },
@@ -205,7 +206,7 @@ Deno.test({
         const want = avgPool3Backward(t4(gr, n, c, h, w));
         assertClose(
           dx!,
-          Float64Array.from(want.d, (v, i) => v + prev[i]!),
+          Float64Array.from(want.d, (v, i) => 0.5 * v + prev[i]!),
           1e-5,
           `pool3 ${n}x${c}x${h}x${w}`,
         );
@@ -219,7 +220,7 @@ Deno.test({
         const bdx = up(g, prev);
         const [dx] = await run(g, [{
           kernel: pool2BackwardKernel(n, c, h, w),
-          bindings: [null, bg2, bdx],
+          bindings: [bg2, bdx, half],
           items: size,
         }], [
           { buf: bdx, floats: size },
@@ -227,7 +228,7 @@ Deno.test({
         const want = avgPool2Backward(t4(g2, n, c, ho, wo), h, w);
         assertClose(
           dx!,
-          Float64Array.from(want.d, (v, i) => v + prev[i]!),
+          Float64Array.from(want.d, (v, i) => 0.5 * v + prev[i]!),
           1e-6,
           `pool2 ${n}x${c}x${h}x${w}`,
         );
@@ -235,6 +236,7 @@ Deno.test({
         bg2.destroy();
       }
       bx.destroy();
+      half.destroy();
       bg.destroy();
     }
   },

@@ -15,8 +15,8 @@ import { lowerNb201 } from "../spaces/nb201_network.ts";
 import { naswot } from "../proxies/naswot.ts";
 import { UsageError } from "./_errors.ts";
 import { readCsv, readTextInput, writeFileAtomic } from "./_io.ts";
-import { readScores } from "./_schema.ts";
-import { kendallTauB } from "./_stats.ts";
+import { groupByRun, readScores, runLabel, type ScoreRow } from "./_schema.ts";
+import { kendallTauB, spearmanRho } from "./_stats.ts";
 import { datasetShape } from "./build.ts";
 import { readBenchTable } from "./evaluate.ts";
 import {
@@ -96,18 +96,24 @@ export async function runReport(o: ReportOptions): Promise<string[]> {
         `${o.bench}: no column "${o.metric}" (--metric); columns: ${bench.metrics.join(", ")}`,
       );
     }
-    const pts = rows.flatMap((r) => {
-      const text = bench.rows.get(r.index)?.values[o.metric] ?? "";
-      const accuracy = Number(text);
-      return text.trim() === "" || !Number.isFinite(accuracy) ? [] : [{ ...r, accuracy }];
-    });
+    const groups = groupByRun(rows);
+    const main = groups.find((g) => g.key.proxy === "naswot") ?? groups[0]!;
+    const withAcc = (metric: string, rs: readonly ScoreRow[]) =>
+      rs.flatMap((r) => {
+        const text = bench.rows.get(r.index)?.values[metric] ?? "";
+        const accuracy = Number(text);
+        return text.trim() === "" || !Number.isFinite(accuracy) ? [] : [{ ...r, accuracy }];
+      });
+    const pts = withAcc(o.metric, main.rows);
     if (pts.length < 2) throw new UsageError(`${o.scores}: fewer than 2 archs found in ${o.bench}`);
     const tau = kendallTauB(pts.map((p) => p.score), pts.map((p) => p.accuracy));
-    const proxy = rows[0]!.proxy;
+    const proxy = main.key.proxy;
     figures.push({
       id: "scatter",
       title: "Score against accuracy",
-      caption: `${pts.length} archs of ${o.scores}; accuracy \`${o.metric}\` from ${o.bench}.`,
+      caption: `${pts.length} archs of ${o.scores} (${
+        runLabel(main.key)
+      }); accuracy \`${o.metric}\` from ${o.bench}.`,
       svg: await renderSvg(
         scatterSpec(pts, {
           proxy,
@@ -117,13 +123,27 @@ export async function runReport(o: ReportOptions): Promise<string[]> {
         }),
       ),
     });
+    // Every proxy (and ensemble) of the file against every accuracy the paper tables use.
+    const metrics = [...new Set([o.metric, "cifar10_test_200", "cifar100_test_200", "imagenet16_test_200"])]
+      .filter((m) => bench.metrics.includes(m));
+    const lines = groups.map((g) => {
+      const cells = metrics.map((m) => {
+        const q = withAcc(m, g.rows);
+        const x = q.map((p) => p.score);
+        const y = q.map((p) => p.accuracy);
+        return q.length < 2 ? "n/a" : `${f(kendallTauB(x, y), 3)} / ${f(spearmanRho(x, y), 3)}`;
+      });
+      return `| ${g.key.proxy} | ${g.rows.length} | ${g.key.dataset} | ${g.key.batch} | ${g.key.seed} | ${
+        cells.join(" | ")
+      } |`;
+    });
     tables.push(
-      `| scores | archs | proxy | dataset | batch | seed | Kendall tau vs \`${o.metric}\` |\n|---|---|---|---|---|---|---|\n` +
-        `| ${o.scores} | ${pts.length} | ${proxy} | ${rows[0]!.dataset} | ${rows[0]!.batch} | ${
-          rows[0]!.seed
-        } | ${f(tau, 3)} |`,
+      `| proxy | archs | dataset | batch | seed | ${
+        metrics.map((m) => `\`${m}\` tau / rho`).join(" | ")
+      } |\n` +
+        `|${"---|".repeat(5 + metrics.length)}\n${lines.join("\n")}`,
     );
-    if (o.data !== undefined) {
+    if (o.data !== undefined && proxy === "naswot") {
       figures.push(await kernelFigure(pts, o));
     }
   }

@@ -33,3 +33,46 @@ Deno.test({
     if (!(rho >= 0.98)) throw new Error(`Spearman ${rho} < 0.98`);
   },
 });
+
+// The gradient proxies on the first 20 NASLib cifar10 archs against NASLib's columns: same definitions, other
+// images, batch and initialisation, so the rankings must agree (a small sample: the bound is loose).
+const grads = `${root}results/nb201/cifar10/proxies-naslib20/scores.csv`;
+const gradsPresent = await Deno.stat(grads).then(() => true, () => false);
+const COLUMN: Record<string, string> = {
+  grad_norm: "grad_norm",
+  snip: "snip",
+  fisher: "fisher",
+  jacob_cov: "jacov",
+  synflow: "synflow",
+};
+
+Deno.test({
+  name: "gradient proxies of 20 NASLib cifar10 archs rank like NASLib's columns (Spearman >= 0.9 each)",
+  ignore: !gradsPresent || ref === null,
+  async fn() {
+    const table = await readCsv(ref!, ["dataset", "index", ...Object.values(COLUMN)]);
+    const theirs = new Map<string, Map<number, number>>();
+    for (const r of table.rows) {
+      if (r.dataset !== "cifar10") continue;
+      for (const [p, c] of Object.entries(COLUMN)) {
+        if (!theirs.has(p)) theirs.set(p, new Map());
+        theirs.get(p)!.set(Number(r.index), parseFloatField(r[c]!, c));
+      }
+    }
+    const scores = await readCsv(grads, ["index", "proxy", "score"]);
+    for (const p of Object.keys(COLUMN)) {
+      const x: number[] = [];
+      const y: number[] = [];
+      for (const r of scores.rows.filter((r) => r.proxy === p)) {
+        const v = theirs.get(p)!.get(Number(r.index))!;
+        if (!Number.isFinite(v)) continue;
+        x.push(parseFloatField(r.score!, "score"));
+        y.push(v);
+      }
+      if (x.length < 19) throw new Error(`${p}: ${x.length} rows`);
+      const rho = spearmanRho(x, y);
+      console.log(`Spearman(ours, NASLib ${COLUMN[p]}) over ${x.length} archs = ${rho.toFixed(4)}`);
+      if (!(rho >= 0.9)) throw new Error(`${p}: Spearman ${rho} < 0.9`);
+    }
+  },
+});

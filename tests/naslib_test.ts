@@ -56,7 +56,8 @@ Deno.test({
       if (r.dataset !== "cifar10") continue;
       for (const [p, c] of Object.entries(COLUMN)) {
         if (!theirs.has(p)) theirs.set(p, new Map());
-        theirs.get(p)!.set(Number(r.index), parseFloatField(r[c]!, c));
+        // One reference synflow value is missing (empty): skip it.
+        if ((r[c] ?? "").trim() !== "") theirs.get(p)!.set(Number(r.index), parseFloatField(r[c]!, c));
       }
     }
     const scores = await readCsv(grads, ["index", "proxy", "score"]);
@@ -64,8 +65,8 @@ Deno.test({
       const x: number[] = [];
       const y: number[] = [];
       for (const r of scores.rows.filter((r) => r.proxy === p)) {
-        const v = theirs.get(p)!.get(Number(r.index))!;
-        if (!Number.isFinite(v)) continue;
+        const v = theirs.get(p)!.get(Number(r.index));
+        if (v === undefined || !Number.isFinite(v)) continue;
         x.push(parseFloatField(r.score!, "score"));
         y.push(v);
       }

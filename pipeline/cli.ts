@@ -197,6 +197,20 @@ const FLAGS = {
   help: { type: "boolean", short: "h" },
 } as const;
 
+/** Flags of `search` that only the search protocols (`--algo`, `--runs`) read. */
+const PROTOCOL_FLAGS = [
+  "algo",
+  "runs",
+  "fitness",
+  "cost-column",
+  "population",
+  "sample-size",
+  "budget",
+  "budget-evals",
+  "candidates",
+  "scores",
+] as const;
+
 const ALLOWED: Record<string, string[]> = {
   sample: ["space", "n", "seed", "replace", "from", "all", "out"],
   build: ["in", "out", "dataset", "detail"],
@@ -219,16 +233,7 @@ const ALLOWED: Record<string, string[]> = {
     "bench",
     "metric",
     "quiet",
-    "algo",
-    "runs",
-    "fitness",
-    "cost-column",
-    "population",
-    "sample-size",
-    "budget",
-    "budget-evals",
-    "candidates",
-    "scores",
+    ...PROTOCOL_FLAGS,
   ],
   merge: ["in", "out"],
   report: ["out", "scores", "bench", "metric", "search", "data", "kernel-images"],
@@ -494,19 +499,10 @@ export async function main(argv: string[]): Promise<number> {
           console.log(`files:  ${v.out ?? DEFAULT_SEARCH_OUT}/`);
           return 0;
         }
-        for (
-          const k of [
-            "scores",
-            "fitness",
-            "cost-column",
-            "population",
-            "sample-size",
-            "budget",
-            "budget-evals",
-            "candidates",
-          ] as const
-        ) {
-          if (v[k] !== undefined) throw new UsageError(`--${k} needs --algo (a search protocol)`);
+        for (const k of PROTOCOL_FLAGS) {
+          if (k !== "algo" && k !== "runs" && v[k] !== undefined) {
+            throw new UsageError(`--${k} needs --algo (a search protocol)`);
+          }
         }
         const r = await runSearch({
           out: v.out ?? DEFAULT_SEARCH_OUT,

@@ -265,5 +265,8 @@ Deno.test("search --algo with a missing column or a bad flag exits 2 naming the 
   const r3 = await deno(["search", "--algo", "rea", "--out", `${dir}/z`]);
   eq(r3.code, 2, "exit code");
   assert(r3.err.includes("--bench"), r3.err);
+  const r4 = await deno(["search", "--fitness", "acc_valid_12", "--out", `${dir}/w`]);
+  eq(r4.code, 2, "a protocol flag without --algo");
+  assert(r4.err.includes("--fitness needs --algo"), r4.err);
   await Deno.remove(dir, { recursive: true });
 });

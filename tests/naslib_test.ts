@@ -77,3 +77,44 @@ Deno.test({
     }
   },
 });
+
+// synflow on all 725 NASLib cifar10 archs: Spearman with NASLib's synflow column >= 0.95, and its Spearman
+// with validation accuracy within 0.03 of the reference column's (issue #6's bar).
+const syn725 = `${root}results/nb201/cifar10/synflow-naslib725/scores.csv`;
+const syn725Present = await Deno.stat(syn725).then(() => true, () => false);
+
+Deno.test({
+  name: "synflow of the 725 NASLib cifar10 archs ranks like NASLib's synflow and predicts accuracy as well",
+  ignore: !syn725Present || ref === null,
+  async fn() {
+    const table = await readCsv(ref!, ["dataset", "index", "synflow", "val_accuracy"]);
+    const theirs = new Map<number, { s: number; acc: number }>();
+    for (const r of table.rows) {
+      if (r.dataset !== "cifar10" || (r.synflow ?? "").trim() === "") continue;
+      theirs.set(Number(r.index), {
+        s: parseFloatField(r.synflow!, "synflow"),
+        acc: parseFloatField(r.val_accuracy!, "acc"),
+      });
+    }
+    const scores = await readCsv(syn725, ["index", "score"]);
+    const x: number[] = [], y: number[] = [], acc: number[] = [];
+    for (const r of scores.rows) {
+      const t = theirs.get(Number(r.index));
+      if (!t) continue; // the one arch whose reference synflow is missing
+      x.push(parseFloatField(r.score!, "score"));
+      y.push(t.s);
+      acc.push(t.acc);
+    }
+    if (x.length < 724) throw new Error(`${x.length} rows`);
+    const rho = spearmanRho(x, y);
+    const ours = spearmanRho(x, acc);
+    const refAcc = spearmanRho(y, acc);
+    console.log(
+      `synflow: Spearman vs NASLib ${rho.toFixed(4)}; vs accuracy ours ${ours.toFixed(4)}, NASLib ${
+        refAcc.toFixed(4)
+      }`,
+    );
+    if (!(rho >= 0.95)) throw new Error(`Spearman ${rho} < 0.95`);
+    if (!(Math.abs(ours - refAcc) <= 0.03)) throw new Error(`accuracy Spearman ${ours} vs ${refAcc}`);
+  },
+});

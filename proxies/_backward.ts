@@ -99,7 +99,6 @@ export async function runGradients(
   const value = new Map<number, Binding>([[0, input]]);
   const convOut = new Map<string, PooledBuffer>();
   const stats = new Map<string, PooledBuffer>();
-  const weights = new Map<string, GPUBuffer>();
   const key = (t: number, k: number) => `${t}:${k}`;
   for (const t of plan.tensors.slice(1)) {
     const termBuffers = [];
@@ -110,7 +109,6 @@ export async function runGradients(
         const bl = defaultBlocking(spec);
         const { kernel, groups } = convKernel(spec, bl);
         const w = param(term.params.conv);
-        weights.set(term.params.conv!, upload(w, term.params.conv!));
         const packed = upload(packConvWeights(w, spec.cout, spec.cin, spec.k, bl.tc), "packed");
         const out = acquire(floats(n, t.shape) * 4, "conv");
         encodeConv(gpu, rec, await gpu.pipeline(kernel), spec, bl, groups, src, packed, out);
@@ -259,7 +257,12 @@ export async function runGradients(
             floats(n, srcShape),
           );
         } else if (dsrc) {
-          await dispatch(ks.dx, [x, weights.get(term.params.conv!)!, dy, dsrc], floats(n, srcShape));
+          // Raw weights are uploaded only here: the fast paths above read packed copies.
+          await dispatch(
+            ks.dx,
+            [x, upload(param(term.params.conv), term.params.conv!), dy, dsrc],
+            floats(n, srcShape),
+          );
         }
         const wlen = spec.cout * spec.cin * spec.k * spec.k;
         const part = acquire(n * wlen * 4, "dw partial");

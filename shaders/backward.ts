@@ -107,24 +107,25 @@ export function dilatedTransposedConv(
   return { spec: { ...t.spec, h: 2 * ho, w: 2 * wo }, w: t.w };
 }
 
-/** Convolution backward: dx (x, w, dy, dx), dw_partial (x, dy, part) and dw_reduce (part, dw). */
+/**
+ * Convolution backward: dx (x, w, dy, dx), the unblocked input gradient for strides the forward kernel cannot
+ * take, and dw_reduce (part, dw), the sum over images of `convDwKernel`'s per-image weight gradients.
+ */
 export const convBackwardKernels = memoize(function convBackwardKernels(
   spec: ConvSpec,
   acc: { dx: boolean; dw: boolean },
-): { dx: Kernel; dwPartial: Kernel; dwReduce: Kernel } {
+): { dx: Kernel; dwReduce: Kernel } {
   const { ho, wo } = convOutSize(spec);
   const code = renderWgsl(convBackward, {
     K: spec.k,
     S: spec.stride,
     PAD: spec.pad,
     RELU: spec.relu ? "true" : "false",
-    KK: spec.k * spec.k,
   });
   const base = { N: spec.n, CIN: spec.cin, H: spec.h, W: spec.w, COUT: spec.cout, HO: ho, WO: wo };
   const name = `conv_backward_k${spec.k}s${spec.stride}p${spec.pad}${spec.relu ? "_relu" : ""}`;
   return {
     dx: { name: `${name}.dx`, code, entry: "dx_main", constants: { ...base, ACC: acc.dx ? 1 : 0 } },
-    dwPartial: { name: `${name}.dw_partial`, code, entry: "dw_partial", constants: base },
     dwReduce: {
       name: `${name}.dw_reduce`,
       code,

@@ -2,17 +2,17 @@
 // padding:
 //   dx[n,ci,iy,ix] = f'(x) * sum_{co,ky,kx: iy = oy*S + ky - PAD, ix = ox*S + kx - PAD} w[co,ci,ky,kx] * dy[n,co,oy,ox]
 //   dw[co,ci,ky,kx] = sum_{n,oy,ox} dy[n,co,oy,ox] * f(x[n,ci,oy*S+ky-PAD,ox*S+kx-PAD])
-// dw is summed per image first (dw_partial), then over images in order (dw_reduce), so results never depend on
-// scheduling.
+// dw is summed per image first (conv_dw.wgsl, register-blocked), then over images in order (dw_reduce), so
+// results never depend on scheduling.
 //
 // Bindings:
 //   0 x    : array<f32>  [N][CIN][H][W] the forward input (before f)
 //   1 w    : array<f32>  [COUT][CIN][K][K]
 //   2 dy   : array<f32>  [N][COUT][HO][WO]
 //   3 dx   : array<f32>  [N][CIN][H][W]   (dx: overwritten, or added into when ACC)
-//   4 part : array<f32>  [N][COUT][CIN][K*K]
+//   4 part : array<f32>  [N][COUT][CIN][K*K] (from conv_dw.wgsl)
 //   5 dw   : array<f32>  [COUT][CIN][K*K]  (overwritten, or added into when ACC)
-// Dispatch: dx x = ceil(N*CIN*H*W/64); dw_partial x = ceil(N*COUT*CIN/64); dw_reduce x = ceil(COUT*CIN*K*K/64).
+// Dispatch: dx x = ceil(N*CIN*H*W/64); dw_reduce x = ceil(COUT*CIN*K*K/64).
 
 @group(0) @binding(0) var<storage, read> x: array<f32>;
 @group(0) @binding(1) var<storage, read> w: array<f32>;
@@ -69,42 +69,6 @@ fn dx_main(@builtin(global_invocation_id) gid: vec3<u32>) {
   }
   if (live) {
     dx[i] = s;
-  }
-}
-
-@compute @workgroup_size(64)
-fn dw_partial(@builtin(global_invocation_id) gid: vec3<u32>) {
-  let total = N * COUT * CIN;
-  let live = gid.x < total;
-  let i = min(gid.x, total - 1u);
-  let ci = i % CIN;
-  let co = (i / CIN) % COUT;
-  let n = i / (CIN * COUT);
-  var acc: array<f32, ${KK}>;
-  for (var t = 0u; t < K * K; t++) {
-    acc[t] = 0.0;
-  }
-  for (var oy = 0u; oy < HO; oy++) {
-    for (var ox = 0u; ox < WO; ox++) {
-      let g = dy[((n * COUT + co) * HO + oy) * WO + ox];
-      for (var ky = 0u; ky < K; ky++) {
-        let iy = i32(oy * S + ky) - PAD;
-        for (var kx = 0u; kx < K; kx++) {
-          let ix = i32(ox * S + kx) - PAD;
-          let ok = iy >= 0 && iy < i32(H) && ix >= 0 && ix < i32(W);
-          var v = x[((n * CIN + ci) * H + u32(clamp(iy, 0, i32(H) - 1))) * W + u32(clamp(ix, 0, i32(W) - 1))];
-          if (RELU) {
-            v = max(v, 0.0);
-          }
-          acc[ky * K + kx] += g * select(0.0, v, ok);
-        }
-      }
-    }
-  }
-  if (live) {
-    for (var t = 0u; t < K * K; t++) {
-      part[i * K * K + t] = acc[t];
-    }
   }
 }
 

@@ -89,28 +89,16 @@ Deno.test({
         const bdx = up(g, acc ? prevDx : new Float32Array(x.length));
         const bdw = up(g, acc ? prevDw : new Float32Array(w.length));
         const part = up(g, new Float32Array(spec.n * w.length));
+        const dwk = convDwKernel(spec); // the register-blocked per-image weight gradient
         const [dx, dw] = await run(g, [
           { kernel: ks.dx, bindings: [bx, bw, bdy, bdx], items: x.length },
-          {
-            kernel: ks.dwPartial,
-            bindings: [bx, null, bdy, null, part],
-            items: spec.n * spec.cout * spec.cin,
-          },
+          { kernel: dwk.kernel, bindings: [bx, bdy, part], items: dwk.items },
           { kernel: ks.dwReduce, bindings: [null, null, null, null, part, bdw], items: w.length },
         ], [{ buf: bdx, floats: x.length }, { buf: bdw, floats: w.length }]);
         const wantDx = Float64Array.from(want.dx.d, (v, i) => v + (acc ? prevDx[i]! : 0));
         const wantDw = Float64Array.from(want.dw, (v, i) => v + (acc ? prevDw[i]! : 0));
         assertClose(dx!, wantDx, 1e-5, `conv dx case ${ci} acc ${acc}`);
         assertClose(dw!, wantDw, 1e-5, `conv dw case ${ci} acc ${acc}`);
-        // The blocked per-image kernel (what the backward pass uses), reduced over images.
-        const dwk = convDwKernel(spec);
-        const bdw2 = up(g, acc ? prevDw : new Float32Array(w.length));
-        const [dw2] = await run(g, [
-          { kernel: dwk.kernel, bindings: [bx, bdy, part], items: dwk.items },
-          { kernel: ks.dwReduce, bindings: [null, null, null, null, part, bdw2], items: w.length },
-        ], [{ buf: bdw2, floats: w.length }]);
-        assertClose(dw2!, wantDw, 1e-5, `blocked conv dw case ${ci} acc ${acc}`);
-        bdw2.destroy();
         for (const b of [bx, bw, bdy, bdx, bdw, part]) b.destroy();
       }
     }

@@ -70,8 +70,14 @@ const HELP: Record<string, string> = {
                     gradient proxy (Abdelfattah et al. 2021; one forward + backward on the GPU, the network with
                     the dataset's classes, labels from the data file): grad_norm, snip, fisher (cross-entropy),
                     jacob_cov (NASWOT v1), synflow (log; abs weights, no BN, one all-ones image).
+                    From NASWOT's forward pass: das (NASWOT decoupled: score log|det(K/N_A)|, n_units N_A;
+                    recombine with rank --ensemble das@w), linear_regions (distinct activation patterns
+                    among the batch's images; TE-NAS's expressivity).
+                    ntk: minus the condition number of the empirical NTK (TE-NAS's trainability), mean of 3
+                    inits; costs one backward pass per image, so use a small batch (e.g. --batch 16).
                     Several, comma-separated (--proxy grad_norm,snip,fisher): one row per arch and proxy;
-                    grad_norm, snip and fisher then share one forward + backward pass
+                    naswot, das and linear_regions share one forward pass, grad_norm, snip and fisher one
+                    forward + backward pass
   --dataset NAME    cifar10 | cifar100 | imagenet16: input shape and normalisation (default cifar10)
   --data PATH       a CIFAR binary file (data_batch_*.bin, test_batch.bin, train.bin, test.bin), a folder
                     holding them, the official cifar-*-binary.tar.gz, or "synthetic" (seeded Gaussian
@@ -93,6 +99,8 @@ const HELP: Record<string, string> = {
   --ensemble SPEC   add an ensemble as a proxy of its own (repeatable), over the archs every component scored:
                     a+b[+...]  rank average, e.g. naswot+synflow (score = minus the mean rank)
                     vote       pairwise majority of synflow, jacob_cov and snip (score = pairs won)
+                    tenas      TE-NAS: rank average of ntk and linear_regions
+                    das@w      DAS: log|det(K/N_A)| + w log N_A from das rows (w = batch size is NASWOT)
 `,
   evaluate: `usage: mod.ts evaluate --in ranked.csv --bench TABLE.csv --metric COLUMN --out eval.json
 

@@ -6,6 +6,9 @@
  *   is better as for every proxy.
  * - `vote`: for every pair of archs the majority of synflow, jacob_cov and snip decides (an arch wins a pair when
  *   at least two of the three score it strictly higher); score = number of pairs won.
+ * - `tenas`: TE-NAS's ranking, the rank average of ntk (minus the NTK condition number) and linear_regions.
+ * - `das@w`: DAS's recombination of decoupled NASWOT, score = log|det(K/N_A)| + w * log N_A from the `das` rows
+ *   (w = batch size gives NASWOT back); sweep w to see how the ranking depends on it.
  *
  * Only archs scored by every component take part. Components must be single runs (one dataset, batch and seed
  * per proxy among the inputs).
@@ -19,9 +22,25 @@ import { groupByRun, runLabel, type ScoreRow } from "./_schema.ts";
 /** The proxies `vote` combines. */
 export const VOTE_PROXIES = ["synflow", "jacob_cov", "snip"] as const;
 
+/** The proxies `tenas` combines. */
+export const TENAS_PROXIES = ["ntk", "linear_regions"] as const;
+
+/** The weight w of a `das@w` spec, or null for another spec. */
+export function dasWeight(spec: string): number | null {
+  if (!spec.startsWith("das@")) return null;
+  const text = spec.slice(4);
+  const w = Number(text);
+  if (text.trim() === "" || !Number.isFinite(w)) {
+    throw new UsageError(`--ensemble ${spec}: expected das@w with a finite number w (e.g. das@0.5)`);
+  }
+  return w;
+}
+
 /** Parses an ensemble name into its components (`vote` -> synflow, jacob_cov, snip). */
 export function ensembleComponents(spec: string): string[] {
   if (spec === "vote") return [...VOTE_PROXIES];
+  if (spec === "tenas") return [...TENAS_PROXIES];
+  if (dasWeight(spec) !== null) return ["das"];
   const parts = spec.split("+").map((s) => s.trim());
   if (parts.length < 2 || parts.some((p) => p === "")) {
     throw new UsageError(`--ensemble: expected a+b[+...] or vote, got "${spec}"`);
@@ -53,6 +72,14 @@ export function ensembleRows(rows: readonly ScoreRow[], spec: string): ScoreRow[
   const common = [...comps[0]!.byIndex.keys()].filter((i) => comps.every((c) => c.byIndex.has(i)))
     .sort((a, b) => a - b);
   if (common.length === 0) throw new UsageError(`--ensemble ${spec}: no arch is scored by every component`);
+  const w = dasWeight(spec);
+  if (w !== null) {
+    // log|det(K/N_A)| + w log N_A; -inf (a singular K) stays -inf.
+    return common.map((i) => {
+      const r = comps[0]!.byIndex.get(i)!;
+      return { ...r, proxy: spec, score: r.score + w * Math.log(r.n_units) };
+    });
+  }
   const scores = comps.map((c) => common.map((i) => c.byIndex.get(i)!.score));
   const first = comps[0]!.key;
   const row = (k: number, score: number): ScoreRow => ({

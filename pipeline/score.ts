@@ -8,7 +8,8 @@
  */
 
 import { Gpu } from "../shaders/gpu.ts";
-import { naswot } from "../proxies/naswot.ts";
+import { linearRegions, naswot, normalizedLogdet } from "../proxies/naswot.ts";
+import { ntkScore } from "../proxies/ntk.ts";
 import { GRADIENT_PROXIES, gradientScore, gradientScores, isGradientProxy } from "../proxies/gradient.ts";
 import { parseArch } from "../spaces/nb201.ts";
 import { lowerNb201 } from "../spaces/nb201_network.ts";
@@ -23,8 +24,17 @@ import { datasetShape } from "./build.ts";
 import { type ArchRecord, checkSpace } from "./sample.ts";
 import { checkArchRecords } from "./build.ts";
 
+/**
+ * Proxies that come out of NASWOT's forward pass (one pass serves all of them): `das` is NASWOT decoupled,
+ * its score log|det(K / N_A)| and its `n_units` N_A (rank combines them, `--ensemble das@w`);
+ * `linear_regions` counts the distinct activation patterns of the minibatch's images.
+ */
+export const FORWARD_PROXIES = ["naswot", "das", "linear_regions"] as const;
+
 /** Proxies the score stage knows. */
-export const PROXIES = ["naswot", ...GRADIENT_PROXIES] as const;
+export const PROXIES = [...FORWARD_PROXIES, ...GRADIENT_PROXIES, "ntk"] as const;
+
+const isForwardProxy = (p: string) => (FORWARD_PROXIES as readonly string[]).includes(p);
 
 /** A shard: this process scores slice `index` of `count` contiguous slices. */
 export interface Shard {
@@ -249,8 +259,8 @@ export function uploadScoringBatch(gpu: Gpu, batch: ImageBatch, label: string): 
 /**
  * Scores one architecture on the GPU with the minibatch already uploaded; the score depends only on (arch,
  * proxy, minibatch, batch size, seed), never on what was scored before. NASWOT's network has one output
- * (ALGORITHMS.md section 2); the gradient proxies use the dataset's classes. `n_units` is N_A for NASWOT and
- * 0 for the other proxies.
+ * (ALGORITHMS.md section 2); the gradient proxies and ntk use the dataset's classes. `n_units` is N_A for
+ * naswot, das and linear_regions and 0 for the other proxies.
  */
 export async function scoreArch(
   gpu: Gpu,
@@ -266,17 +276,44 @@ export async function scoreArch(
     const score = await gradientScore(gpu, plan, data.xb, data.labels, o.batch, o.seed, key.proxy);
     return { row: { index, arch_str: archStr, ...key, score, n_units: 0 }, logdetGpu: NaN };
   }
+  if (key.proxy === "ntk") {
+    const plan = lowerNb201(parseArch(archStr), { input, classes });
+    const { score } = await ntkScore(gpu, plan, data.xb, o.batch, o.seed);
+    return { row: { index, arch_str: archStr, ...key, score, n_units: 0 }, logdetGpu: NaN };
+  }
+  return (await forwardScores(gpu, data, index, archStr, o, key, [key.proxy]))[0]!;
+}
+
+/** The NASWOT-pass proxies of one arch from a single forward pass, in the order of `proxies`. */
+async function forwardScores(
+  gpu: Gpu,
+  data: ScoringInput,
+  index: number,
+  archStr: string,
+  o: Pick<ScoreOptions, "dataset" | "batch" | "seed" | "reluCount">,
+  key: ScoreKey,
+  proxies: readonly string[],
+): Promise<{ row: ScoreRow; logdetGpu: number }[]> {
+  const { input } = datasetShape(o.dataset);
   const plan = lowerNb201(parseArch(archStr), { input, classes: 1, reluCount: o.reluCount ?? "paper" });
   const r = await naswot(gpu, plan, data.xb, o.batch, o.seed);
-  return {
-    row: { index, arch_str: archStr, ...key, score: r.score, n_units: r.units },
-    logdetGpu: r.logdetGpu,
-  };
+  return proxies.map((proxy) => {
+    const score = proxy === "naswot"
+      ? r.score
+      : proxy === "das"
+      ? normalizedLogdet(r.ham, r.units, o.batch)
+      : linearRegions(r.ham, o.batch);
+    return {
+      row: { index, arch_str: archStr, ...key, proxy, score, n_units: r.units },
+      logdetGpu: r.logdetGpu,
+    };
+  });
 }
 
 /**
- * Scores one architecture with several proxies; the cross-entropy gradient proxies (grad_norm, snip, fisher)
- * share one forward + backward pass. Rows come back in the order of `proxies`.
+ * Scores one architecture with several proxies; naswot, das and linear_regions share one forward pass, the
+ * cross-entropy gradient proxies (grad_norm, snip, fisher) one forward + backward pass. Rows come back in the
+ * order of `proxies`.
  */
 export async function scoreArchProxies(
   gpu: Gpu,
@@ -299,10 +336,13 @@ export async function scoreArchProxies(
       grad,
     )
     : null;
+  const fwd = proxies.filter(isForwardProxy);
+  const forward = fwd.length > 1 ? await forwardScores(gpu, data, index, archStr, o, key, fwd) : null;
   const out: { row: ScoreRow; logdetGpu: number }[] = [];
   for (const proxy of proxies) {
     const k = { ...key, proxy };
-    if (shared && isGradientProxy(proxy)) {
+    if (forward && isForwardProxy(proxy)) out.push(forward[fwd.indexOf(proxy)]!);
+    else if (shared && isGradientProxy(proxy)) {
       out.push({
         row: { index, arch_str: archStr, ...k, score: shared.get(proxy)!, n_units: 0 },
         logdetGpu: NaN,

@@ -43,6 +43,12 @@ export interface GradOptions {
   profile?: boolean;
   /** For every conv weight: per (image, output channel) sums over the plane of conv output * its gradient. */
   fisher?: boolean;
+  /**
+   * Loss `sum` only: one backward pass per mask over the same forward, pass r back-propagating the sum of
+   * the outputs of the images i with `rowMasks[r][i] != 0` (one image per mask gives the NTK's Jacobian
+   * rows). The gradients of pass r land in `passes[r]`; `grads` then holds the last pass's.
+   */
+  rowMasks?: readonly Uint32Array[];
 }
 
 /** Results of one forward + backward pass. */
@@ -56,6 +62,8 @@ export interface GradResult {
   timings?: Map<string, number>;
   /** Conv weight name -> [N][Cout] sums of conv output * dL/d(conv output) (fisher). */
   fisher?: Map<string, Float32Array>;
+  /** dL/dparam by name for every backward pass of `rowMasks`. */
+  passes?: Map<string, Float32Array>[];
 }
 
 const floats = (n: number, s: Shape3) => n * s.c * s.h * s.w;
@@ -72,8 +80,15 @@ export async function runGradients(
   if (o.loss === "ce" && (!o.labels || o.labels.length !== n)) {
     throw new RangeError(`runGradients: loss "ce" needs ${n} labels`);
   }
-  const uploads: GPUBuffer[] = [];
-  const pooled: PooledBuffer[] = [];
+  const masks = o.rowMasks ?? null;
+  if (masks && (o.loss !== "sum" || masks.length === 0 || masks.some((m) => m.length !== n))) {
+    throw new RangeError(`runGradients: rowMasks need loss "sum" and masks of ${n} entries`);
+  }
+  // Buffers of the forward live until the end; each backward pass has its own, freed after its read-back.
+  const keepUploads: GPUBuffer[] = [];
+  const keepPooled: PooledBuffer[] = [];
+  let uploads = keepUploads;
+  let pooled = keepPooled;
   const upload = (data: Float32Array | Uint32Array, label: string) => {
     const b = gpu.upload(data, label);
     uploads.push(b);
@@ -89,7 +104,7 @@ export async function runGradients(
     if (!p) throw new Error(`plan ${plan.arch}: missing parameter ${name}`);
     return p;
   };
-  const rec: Recorder = gpu.record(`gradients ${plan.arch}`);
+  let rec: Recorder = gpu.record(`gradients ${plan.arch}`);
   if (o.profile) rec.profile();
   const dispatch = async (k: Parameters<Gpu["pipeline"]>[0], bindings: (Binding | null)[], items: number) => {
     rec.dispatch(await gpu.pipeline(k), bindings, groupsFor(items));
@@ -160,207 +175,225 @@ export async function runGradients(
     rec.dispatch(await gpu.pipeline(maskAccKernel(n * cls, false)), [bias, bias, logits], groupsFor(n * cls));
   }
 
-  // ---- backward.
-  const grad = new Map<number, PooledBuffer>();
-  for (const t of plan.tensors) {
-    if (t.id === 0 && !o.inputGrad) continue;
-    const b = acquire(floats(n, t.shape) * 4, "grad");
-    rec.clear(b);
-    grad.set(t.id, b);
+  // ---- backward: one pass, or one per row mask over the same forward.
+  const result: GradResult = { logits: new Float32Array(0), grads: new Map(), dispatches: 0 };
+  const want = o.params ?? [];
+  const passes = masks ?? [null];
+  if (masks) result.passes = [];
+  for (const [pass, mask] of passes.entries()) {
+    uploads = [];
+    pooled = [];
+    if (pass > 0) rec = gpu.record(`gradients ${plan.arch} pass ${pass}`);
+    await backwardPass(mask);
   }
-  /** Where each parameter's gradient lands: a buffer and a byte offset. */
-  const pgrad = new Map<string, { buf: PooledBuffer; offset: number }>();
-  const gradOf = (name: string, length: number) => {
-    const b = acquire(length * 4, `grad ${name}`);
-    pgrad.set(name, { buf: b, offset: 0 });
-    return b;
-  };
-  const hb = headBackwardKernels(n, hs.c, hs.h * hs.w, cls, o.loss === "sum");
-  const labels = upload(o.labels ?? new Uint32Array(n), "labels");
-  const dlog = acquire(n * cls * 4, "dlogits");
-  await dispatch(hb.loss, [logits, labels, dlog], n);
-  const dwb = acquire(wb.length * 4, "classifier grad");
-  if (hasHead) {
-    const df = acquire(n * hs.c * 4, "dfeatures");
-    await dispatch(hb.featGrad, [null, null, dlog, wbBuf, null, df], n * hs.c);
-    const xg = { ...hb.xGrad, constants: { ...hb.xGrad.constants, ACC: 1 } };
-    await dispatch(xg, [
-      null,
-      null,
-      null,
-      null,
-      null,
-      df,
-      value.get(plan.head.src)!,
-      grad.get(plan.head.src)!,
-    ], n * hs.c * hs.h * hs.w);
-  }
-  await dispatch(hb.wGrad, [null, null, dlog, null, feat, null, null, null, dwb], cls * (hs.c + 1));
+  for (const b of keepPooled) gpu.release(b);
+  for (const b of keepUploads) b.destroy();
+  return result;
 
-  const fisherBufs = new Map<string, { buf: PooledBuffer; bytes: number }>();
-  const one = rec.uniform(Float32Array.of(1, 0, 0, 0));
-  for (let ti = plan.tensors.length - 1; ti >= 1; ti--) {
-    const t = plan.tensors[ti]!;
-    const dt = grad.get(ti)!;
-    for (const [i, term] of t.terms.entries()) {
-      const dsrc = grad.get(term.src);
-      const srcShape = plan.tensors[term.src]!.shape;
-      if (term.op === "conv") {
-        let dy: Binding = dt;
-        const spec = convSpecOf(plan, n, t, i);
-        if (term.bn) {
-          dy = acquire(floats(n, t.shape) * 4, "dy");
-          const y = convOut.get(key(ti, i))!;
-          await encodeBnBackward(
-            y,
-            dt,
-            stats.get(key(ti, i))!,
-            dy,
-            false,
-            term.params.bnWeight!,
-            term.params.bnBias!,
-            n,
-            t.shape,
-          );
-        }
-        if (o.fisher) {
-          const f = acquire(n * spec.cout * 4, "fisher");
-          const y = convOut.get(key(ti, i))!;
-          await dispatch(chanDotKernel(n, spec.cout, t.shape.h * t.shape.w), [y, dy, f], n * spec.cout);
-          fisherBufs.set(term.params.conv!, { buf: f, bytes: n * spec.cout * 4 });
-        }
-        const ks = convBackwardKernels(spec, { dx: true, dw: false });
-        const x = value.get(term.src)!;
-        const dilated = spec.stride === 2 ? dilatedTransposedConv(spec, param(term.params.conv)) : null;
-        if (dsrc && (spec.stride === 1 || dilated)) {
-          // dx = conv(dy, flipped w^T) on the fast forward kernel (for stride 2 on dy with zeros inserted),
-          // then the ReLU mask, added into dsrc.
-          const tr = dilated ?? transposedConv(spec, param(term.params.conv));
-          let g: Binding = dy;
-          if (dilated) {
-            const { ho, wo } = convOutSize(spec);
-            const items = n * spec.cout * spec.h * spec.w;
-            g = acquire(items * 4, "dy dilated");
-            await dispatch(dilateKernel(n, spec.cout, spec.h, spec.w, ho, wo), [null, dy, g], items);
-          }
-          const bl = defaultBlocking(tr.spec);
-          const { kernel, groups } = convKernel(tr.spec, bl);
-          const packed = upload(
-            packConvWeights(tr.w, tr.spec.cout, tr.spec.cin, tr.spec.k, bl.tc),
-            "packed^T",
-          );
-          const dxPre = acquire(floats(n, srcShape) * 4, "dx");
-          encodeConv(gpu, rec, await gpu.pipeline(kernel), tr.spec, bl, groups, g, packed, dxPre);
-          await dispatch(
-            maskAccKernel(floats(n, srcShape), spec.relu),
-            [x, dxPre, dsrc],
-            floats(n, srcShape),
-          );
-        } else if (dsrc) {
-          // Raw weights are uploaded only here: the fast paths above read packed copies.
-          await dispatch(
-            ks.dx,
-            [x, upload(param(term.params.conv), term.params.conv!), dy, dsrc],
-            floats(n, srcShape),
-          );
-        }
-        const wlen = spec.cout * spec.cin * spec.k * spec.k;
-        const part = acquire(n * wlen * 4, "dw partial");
-        const dwk = convDwKernel(spec);
-        await dispatch(dwk.kernel, [x, dy, part], dwk.items);
-        await dispatch(ks.dwReduce, [null, null, null, null, part, gradOf(term.params.conv!, wlen)], wlen);
-      } else if (term.op === "identity") {
-        if (term.bn) {
-          if (dsrc) {
+  /** Records one backward pass, submits it, reads back what was asked and frees the pass's buffers. */
+  async function backwardPass(mask: Uint32Array | null): Promise<void> {
+    const grad = new Map<number, PooledBuffer>();
+    for (const t of plan.tensors) {
+      if (t.id === 0 && !o.inputGrad) continue;
+      const b = acquire(floats(n, t.shape) * 4, "grad");
+      rec.clear(b);
+      grad.set(t.id, b);
+    }
+    /** Where each parameter's gradient lands: a buffer and a byte offset. */
+    const pgrad = new Map<string, { buf: PooledBuffer; offset: number }>();
+    const gradOf = (name: string, length: number) => {
+      const b = acquire(length * 4, `grad ${name}`);
+      pgrad.set(name, { buf: b, offset: 0 });
+      return b;
+    };
+    const hb = headBackwardKernels(n, hs.c, hs.h * hs.w, cls, o.loss === "sum", mask !== null);
+    const labels = upload(mask ?? o.labels ?? new Uint32Array(n), "labels");
+    const dlog = acquire(n * cls * 4, "dlogits");
+    await dispatch(hb.loss, [logits, labels, dlog], n);
+    const dwb = acquire(wb.length * 4, "classifier grad");
+    if (hasHead) {
+      const df = acquire(n * hs.c * 4, "dfeatures");
+      await dispatch(hb.featGrad, [null, null, dlog, wbBuf, null, df], n * hs.c);
+      const xg = { ...hb.xGrad, constants: { ...hb.xGrad.constants, ACC: 1 } };
+      await dispatch(xg, [
+        null,
+        null,
+        null,
+        null,
+        null,
+        df,
+        value.get(plan.head.src)!,
+        grad.get(plan.head.src)!,
+      ], n * hs.c * hs.h * hs.w);
+    }
+    await dispatch(hb.wGrad, [null, null, dlog, null, feat, null, null, null, dwb], cls * (hs.c + 1));
+
+    const fisherBufs = new Map<string, { buf: PooledBuffer; bytes: number }>();
+    const one = rec.uniform(Float32Array.of(1, 0, 0, 0));
+    for (let ti = plan.tensors.length - 1; ti >= 1; ti--) {
+      const t = plan.tensors[ti]!;
+      const dt = grad.get(ti)!;
+      for (const [i, term] of t.terms.entries()) {
+        const dsrc = grad.get(term.src);
+        const srcShape = plan.tensors[term.src]!.shape;
+        if (term.op === "conv") {
+          let dy: Binding = dt;
+          const spec = convSpecOf(plan, n, t, i);
+          if (term.bn) {
+            dy = acquire(floats(n, t.shape) * 4, "dy");
+            const y = convOut.get(key(ti, i))!;
             await encodeBnBackward(
-              value.get(term.src)!,
+              y,
               dt,
               stats.get(key(ti, i))!,
-              dsrc,
-              true,
+              dy,
+              false,
               term.params.bnWeight!,
               term.params.bnBias!,
               n,
               t.shape,
             );
           }
+          if (o.fisher) {
+            const f = acquire(n * spec.cout * 4, "fisher");
+            const y = convOut.get(key(ti, i))!;
+            await dispatch(chanDotKernel(n, spec.cout, t.shape.h * t.shape.w), [y, dy, f], n * spec.cout);
+            fisherBufs.set(term.params.conv!, { buf: f, bytes: n * spec.cout * 4 });
+          }
+          const ks = convBackwardKernels(spec, { dx: true, dw: false });
+          const x = value.get(term.src)!;
+          const dilated = spec.stride === 2 ? dilatedTransposedConv(spec, param(term.params.conv)) : null;
+          if (dsrc && (spec.stride === 1 || dilated)) {
+            // dx = conv(dy, flipped w^T) on the fast forward kernel (for stride 2 on dy with zeros inserted),
+            // then the ReLU mask, added into dsrc.
+            const tr = dilated ?? transposedConv(spec, param(term.params.conv));
+            let g: Binding = dy;
+            if (dilated) {
+              const { ho, wo } = convOutSize(spec);
+              const items = n * spec.cout * spec.h * spec.w;
+              g = acquire(items * 4, "dy dilated");
+              await dispatch(dilateKernel(n, spec.cout, spec.h, spec.w, ho, wo), [null, dy, g], items);
+            }
+            const bl = defaultBlocking(tr.spec);
+            const { kernel, groups } = convKernel(tr.spec, bl);
+            const packed = upload(
+              packConvWeights(tr.w, tr.spec.cout, tr.spec.cin, tr.spec.k, bl.tc),
+              "packed^T",
+            );
+            const dxPre = acquire(floats(n, srcShape) * 4, "dx");
+            encodeConv(gpu, rec, await gpu.pipeline(kernel), tr.spec, bl, groups, g, packed, dxPre);
+            await dispatch(
+              maskAccKernel(floats(n, srcShape), spec.relu),
+              [x, dxPre, dsrc],
+              floats(n, srcShape),
+            );
+          } else if (dsrc) {
+            // Raw weights are uploaded only here: the fast paths above read packed copies.
+            await dispatch(
+              ks.dx,
+              [x, upload(param(term.params.conv), term.params.conv!), dy, dsrc],
+              floats(n, srcShape),
+            );
+          }
+          const wlen = spec.cout * spec.cin * spec.k * spec.k;
+          const part = acquire(n * wlen * 4, "dw partial");
+          const dwk = convDwKernel(spec);
+          await dispatch(dwk.kernel, [x, dy, part], dwk.items);
+          await dispatch(ks.dwReduce, [null, null, null, null, part, gradOf(term.params.conv!, wlen)], wlen);
+        } else if (term.op === "identity") {
+          if (term.bn) {
+            if (dsrc) {
+              await encodeBnBackward(
+                value.get(term.src)!,
+                dt,
+                stats.get(key(ti, i))!,
+                dsrc,
+                true,
+                term.params.bnWeight!,
+                term.params.bnBias!,
+                n,
+                t.shape,
+              );
+            }
+          } else if (dsrc) {
+            await dispatch(maskAccKernel(floats(n, t.shape), false), [dt, dt, dsrc], floats(n, t.shape));
+          }
+        } else if (term.op === "avgpool3") {
+          if (dsrc) {
+            await dispatch(
+              pool3BackwardKernel(n, t.shape.c, t.shape.h, t.shape.w),
+              [dt, dsrc, one],
+              floats(n, t.shape),
+            );
+          }
         } else if (dsrc) {
-          await dispatch(maskAccKernel(floats(n, t.shape), false), [dt, dt, dsrc], floats(n, t.shape));
-        }
-      } else if (term.op === "avgpool3") {
-        if (dsrc) {
           await dispatch(
-            pool3BackwardKernel(n, t.shape.c, t.shape.h, t.shape.w),
+            pool2BackwardKernel(n, srcShape.c, srcShape.h, srcShape.w),
             [dt, dsrc, one],
-            floats(n, t.shape),
+            floats(n, srcShape),
           );
         }
-      } else if (dsrc) {
-        await dispatch(
-          pool2BackwardKernel(n, srcShape.c, srcShape.h, srcShape.w),
-          [dt, dsrc, one],
-          floats(n, srcShape),
-        );
       }
     }
-  }
 
-  async function encodeBnBackward(
-    y: Binding,
-    dz: Binding,
-    st: Binding,
-    out: Binding,
-    acc: boolean,
-    gammaName: string,
-    betaName: string,
-    nn: number,
-    s: Shape3,
-  ): Promise<void> {
-    const [bp, bf, ba] = bnBackwardKernels(nn, s.c, s.h * s.w, acc);
-    const part = acquire(nn * s.c * 8, "bn grad part");
-    const coef = acquire(s.c * 16, "bn grad coef");
-    const dparam = acquire(s.c * 8, "bn dparam");
-    await dispatch(bp, [y, dz, st, part], nn * s.c);
-    await dispatch(bf, [null, null, st, part, coef, dparam], s.c);
-    await dispatch(ba, [y, dz, st, null, coef, null, out], nn * s.c);
-    pgrad.set(gammaName, { buf: dparam, offset: 0 });
-    pgrad.set(betaName, { buf: dparam, offset: s.c * 4 });
-  }
+    async function encodeBnBackward(
+      y: Binding,
+      dz: Binding,
+      st: Binding,
+      out: Binding,
+      acc: boolean,
+      gammaName: string,
+      betaName: string,
+      nn: number,
+      s: Shape3,
+    ): Promise<void> {
+      const [bp, bf, ba] = bnBackwardKernels(nn, s.c, s.h * s.w, acc);
+      const part = acquire(nn * s.c * 8, "bn grad part");
+      const coef = acquire(s.c * 16, "bn grad coef");
+      const dparam = acquire(s.c * 8, "bn dparam");
+      await dispatch(bp, [y, dz, st, part], nn * s.c);
+      await dispatch(bf, [null, null, st, part, coef, dparam], s.c);
+      await dispatch(ba, [y, dz, st, null, coef, null, out], nn * s.c);
+      pgrad.set(gammaName, { buf: dparam, offset: 0 });
+      pgrad.set(betaName, { buf: dparam, offset: s.c * 4 });
+    }
 
-  // ---- read back.
-  rec.submit();
-  const want = o.params ?? [];
-  pgrad.set(plan.head.weight, { buf: dwb, offset: 0 });
-  pgrad.set(plan.head.bias, { buf: dwb, offset: cls * hs.c * 4 });
-  const reads: { src: Binding; offset?: number; size: number }[] = [{ src: logits, size: n * cls * 4 }];
-  const result: GradResult = { logits: new Float32Array(0), grads: new Map(), dispatches: rec.dispatches };
-  for (const name of want) {
-    const len = param(name).length;
-    const at = pgrad.get(name);
-    // Parameters on removed (identically zero) tensors get no gradient buffer: their gradient is zero.
-    if (at) reads.push({ src: at.buf, offset: at.offset, size: len * 4 });
-    else result.grads.set(name, new Float32Array(len));
+    // ---- read back.
+    rec.submit();
+    pgrad.set(plan.head.weight, { buf: dwb, offset: 0 });
+    pgrad.set(plan.head.bias, { buf: dwb, offset: cls * hs.c * 4 });
+    const reads: { src: Binding; offset?: number; size: number }[] = [{ src: logits, size: n * cls * 4 }];
+    const grads = new Map<string, Float32Array>();
+    for (const name of want) {
+      const len = param(name).length;
+      const at = pgrad.get(name);
+      // Parameters on removed (identically zero) tensors get no gradient buffer: their gradient is zero.
+      if (at) reads.push({ src: at.buf, offset: at.offset, size: len * 4 });
+      else grads.set(name, new Float32Array(len));
+    }
+    if (o.inputGrad) reads.push({ src: grad.get(0)!, size: floats(n, plan.input) * 4 });
+    const fisherNames = [...fisherBufs.keys()];
+    for (const name of fisherNames) {
+      reads.push({ src: fisherBufs.get(name)!.buf, size: fisherBufs.get(name)!.bytes });
+    }
+    const data = await gpu.read(reads);
+    result.logits = new Float32Array(data[0]!);
+    result.dispatches += rec.dispatches;
+    let k = 1;
+    for (const name of want) {
+      if (grads.has(name)) continue;
+      grads.set(name, new Float32Array(data[k++]!));
+    }
+    result.grads = grads;
+    result.passes?.push(grads);
+    if (o.inputGrad) result.dinput = new Float32Array(data[k++]!);
+    if (o.fisher) {
+      result.fisher = new Map();
+      for (const name of fisherNames) result.fisher.set(name, new Float32Array(data[k++]!));
+    }
+    if (o.profile) result.timings = await rec.timings();
+    for (const b of pooled) gpu.release(b);
+    for (const b of uploads) b.destroy();
+    rec.dispose();
   }
-  if (o.inputGrad) reads.push({ src: grad.get(0)!, size: floats(n, plan.input) * 4 });
-  const fisherNames = [...fisherBufs.keys()];
-  for (const name of fisherNames) {
-    reads.push({ src: fisherBufs.get(name)!.buf, size: fisherBufs.get(name)!.bytes });
-  }
-  const data = await gpu.read(reads);
-  result.logits = new Float32Array(data[0]!);
-  let k = 1;
-  for (const name of want) {
-    if (result.grads.has(name)) continue;
-    result.grads.set(name, new Float32Array(data[k++]!));
-  }
-  if (o.inputGrad) result.dinput = new Float32Array(data[k++]!);
-  if (o.fisher) {
-    result.fisher = new Map();
-    for (const name of fisherNames) result.fisher.set(name, new Float32Array(data[k++]!));
-  }
-  if (o.profile) result.timings = await rec.timings();
-  for (const b of pooled) gpu.release(b);
-  for (const b of uploads) b.destroy();
-  rec.dispose();
-  return result;
 }

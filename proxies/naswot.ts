@@ -54,6 +54,14 @@ export async function naswot(
  * A pivot below n * 2^-52 (rounding of an exactly singular K) gives -inf, never NaN.
  */
 export function logdetFromHamming(ham: Uint32Array, units: number, n: number): number {
+  return normalizedLogdet(ham, units, n) + n * Math.log(units);
+}
+
+/**
+ * DAS's distinguishing ability (Liu et al. 2022: NASWOT decoupled): log|det(K / N_A)|, so that
+ * log|det K| = this + n * log N_A. -inf when K is singular or N_A is 0.
+ */
+export function normalizedLogdet(ham: Uint32Array, units: number, n: number): number {
   if (ham.length !== n * n) throw new RangeError(`logdetFromHamming: ${ham.length} entries for n=${n}`);
   if (units <= 0) return -Infinity;
   const a = new Float64Array(n * n);
@@ -75,5 +83,21 @@ export function logdetFromHamming(ham: Uint32Array, units: number, n: number): n
       a[ri + j] = s / l;
     }
   }
-  return logdet + n * Math.log(units);
+  return logdet;
+}
+
+/**
+ * Linear regions the images fall in (TE-NAS's expressivity count): the number of distinct activation
+ * patterns among the n images, read off the Hamming matrix (two images share a pattern exactly when their
+ * weighted Hamming distance is 0). Equals TE-NAS's sum over images of 1 / (images sharing its pattern).
+ */
+export function linearRegions(ham: Uint32Array, n: number): number {
+  if (ham.length !== n * n) throw new RangeError(`linearRegions: ${ham.length} entries for n=${n}`);
+  let regions = 0;
+  for (let i = 0; i < n; i++) {
+    let first = true;
+    for (let j = 0; j < i && first; j++) if (ham[i * n + j] === 0) first = false;
+    if (first) regions++;
+  }
+  return regions;
 }

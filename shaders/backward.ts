@@ -142,8 +142,9 @@ export const headBackwardKernels = memoize(function headBackwardKernels(
   hw: number,
   classes: number,
   ones: boolean,
+  masked = false,
 ): { loss: Kernel; featGrad: Kernel; xGrad: Kernel; wGrad: Kernel } {
-  const constants = { N: n, C: c, HW: hw, CLS: classes, ONES: ones ? 1 : 0 };
+  const constants = { N: n, C: c, HW: hw, CLS: classes, ONES: ones ? 1 : 0, MASKED: masked ? 1 : 0 };
   const k = (e: string): Kernel => ({ name: `head_backward.${e}`, code: headBackward, entry: e, constants });
   return { loss: k("loss"), featGrad: k("feat_grad"), xGrad: k("x_grad"), wGrad: k("w_grad") };
 });

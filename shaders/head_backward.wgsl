@@ -1,6 +1,8 @@
 // Backward of the classifier head logits = Linear(GAP(ReLU(x))) and the loss gradient dL/dlogits:
 //   loss      : dlog[n,k] = softmax(logits[n])[k] - [k == label[n]], divided by N (mean cross-entropy,
-//               torch.nn.CrossEntropyLoss); or 1 when ONES (the gradient of the sum of the outputs)
+//               torch.nn.CrossEntropyLoss); or 1 when ONES (the gradient of the sum of the outputs); with
+//               ONES and MASKED, 1 for images whose label is nonzero and 0 for the others (the gradient of
+//               the sum of some images' outputs: one image at a time gives the rows of the NTK's Jacobian)
 //   feat_grad : df[n,c] = sum_k dlog[n,k] * W[k,c]
 //   x_grad    : dx[n,c,p] (+)= (x[n,c,p] > 0) * df[n,c] / HW
 //   w_grad    : dwb[k,c] = sum_n dlog[n,k] * feat[n,c] for c < C; dwb[k,C] (the bias) = sum_n dlog[n,k]
@@ -34,6 +36,7 @@ override C: u32 = 1u;
 override HW: u32 = 1u;
 override CLS: u32;
 override ONES: bool = false;
+override MASKED: bool = false;
 override ACC: bool = false;
 
 @compute @workgroup_size(64)
@@ -52,7 +55,7 @@ fn loss(@builtin(global_invocation_id) gid: vec3<u32>) {
   for (var k = 0u; k < CLS; k++) {
     var v = (exp(logits[n * CLS + k] - mx) / s - select(0.0, 1.0, k == y)) / f32(N);
     if (ONES) {
-      v = 1.0;
+      v = select(1.0, select(0.0, 1.0, y != 0u), MASKED);
     }
     if (live) {
       dlog[n * CLS + k] = v;

@@ -12,9 +12,13 @@ import { deriveSeed, Rng } from "./rng.ts";
 /** Parameters by name, each a float32 array in PyTorch layout. */
 export type Params = Map<string, Float32Array>;
 
-/** Draws every parameter of the plan, in the plan's parameter order. */
-export function initParams(plan: NetworkPlan, seed: number): Params {
-  const rng = new Rng(deriveSeed(seed, "init", plan.space, plan.arch));
+/**
+ * Draws every parameter of the plan, in the plan's parameter order. `repeat` > 0 draws another
+ * initialisation for the same seed (proxies that average over several inits, like TE-NAS's NTK).
+ */
+export function initParams(plan: NetworkPlan, seed: number, repeat = 0): Params {
+  const stream = repeat === 0 ? "init" : `init#${repeat}`;
+  const rng = new Rng(deriveSeed(seed, stream, plan.space, plan.arch));
   const out: Params = new Map();
   for (const p of plan.params) {
     const n = p.shape.reduce((a, b) => a * b, 1);

@@ -57,6 +57,39 @@ Deno.test("vote: an arch wins a pair when two of synflow, jacob_cov and snip sco
   eq(ensembleComponents("vote"), ["synflow", "jacob_cov", "snip"], "components");
 });
 
+Deno.test("tenas ranks by the mean rank of ntk and linear_regions; das@w adds w log N_A to das rows", () => {
+  const rows = [
+    row("ntk", 1, -10),
+    row("ntk", 2, -2),
+    row("ntk", 3, -5),
+    row("linear_regions", 1, 8),
+    row("linear_regions", 2, 6),
+    row("linear_regions", 3, 7),
+  ];
+  // ntk ranks: 3, 1, 2; linear_regions: 1, 3, 2
+  eq(ensembleRows(rows, "tenas").map((r) => [r.index, r.proxy, r.score]), [
+    [1, "tenas", -2],
+    [2, "tenas", -2],
+    [3, "tenas", -2],
+  ], "tenas");
+  const das = [
+    { ...row("das", 1, -100), n_units: Math.E ** 3 },
+    { ...row("das", 2, -Infinity), n_units: 100 },
+  ];
+  const e = ensembleRows(das, "das@0.5");
+  eq(e.map((r) => r.proxy), ["das@0.5", "das@0.5"], "proxy name");
+  if (Math.abs(e[0]!.score - (-100 + 1.5)) > 1e-12) throw new Error(`das@0.5: ${e[0]!.score}`);
+  eq(e[1]!.score, -Infinity, "a singular K stays -inf");
+  eq(ensembleRows(das, "das@8")[0]!.n_units, das[0]!.n_units, "n_units kept");
+  let msg = "";
+  try {
+    ensembleRows(das, "das@x");
+  } catch (err) {
+    msg = (err as Error).message;
+  }
+  eq(msg.includes("das@w"), true, "malformed weight");
+});
+
 Deno.test("ensembles name what is missing: an absent proxy, a proxy with two runs, a malformed spec", () => {
   const rows = [row("naswot", 1, 1), row("synflow", 1, 2), { ...row("synflow", 1, 2), seed: 1 }];
   const err = (f: () => unknown) => {

@@ -10,6 +10,8 @@
  *    (dispatch, upload and read-back overhead).
  * 5. Gradient proxies: seconds per arch for the mixed cell at `--grad-batch` (default 64), after checking the
  *    GPU backward against the float64 reference on a tiny network.
+ * 6. TE-NAS's ntk for the mixed cell at `--ntk-batch` (default 16): one forward, one backward pass per image,
+ *    3 inits. das and linear_regions come out of NASWOT's pass (section 4) at no extra GPU cost.
  * Prints median, min and max of R runs.
  * @module
  */
@@ -28,6 +30,7 @@ import { lowerNb201 } from "../spaces/nb201_network.ts";
 import { initParams } from "../spaces/init.ts";
 import { runForward } from "../proxies/_forward.ts";
 import { runGradients } from "../proxies/_backward.ts";
+import { ntkScore } from "../proxies/ntk.ts";
 import { GRADIENT_PROXIES, gradientScore } from "../proxies/gradient.ts";
 import { planBackwardRef, planForwardRef } from "./reference_grad.ts";
 import { logdetFromHamming } from "../proxies/naswot.ts";
@@ -236,6 +239,22 @@ for (const [name, arch] of FIXED) {
     console.log(`  ${proxy.padEnd(10)} ${stats(t)} s`);
   }
   gin.destroy();
+}
+// 6. ntk: seconds per arch for the mixed cell.
+{
+  const NB = flag("--ntk-batch", 16);
+  const plan = lowerNb201(parseArch(FIXED[2]![1]), { classes: 10 });
+  const nin = gpu.upload(syntheticBatch({ batch: NB, seed: 0 }).data, "bench.ntk.batch");
+  const first = await ntkScore(gpu, plan, nin, NB, 0); // compile
+  if (!first.conds.every((k) => k >= 1)) throw new Error(`ntk: condition numbers ${first.conds} < 1`);
+  const t: number[] = [];
+  for (let r = 0; r < RUNS; r++) {
+    const t0 = performance.now();
+    await ntkScore(gpu, plan, nin, NB, 0);
+    t.push((performance.now() - t0) / 1000);
+  }
+  console.log(`\nntk, mixed cell, batch ${NB}, 3 inits (${3 * NB} backward passes): ${stats(t)} s per arch`);
+  nin.destroy();
 }
 
 console.log(`\ncompile time so far: ${gpu.compileSeconds.toFixed(1)} s (summed over parallel compiles)`);

@@ -7,8 +7,9 @@
  * - `vote`: for every pair of archs the majority of synflow, jacob_cov and snip decides (an arch wins a pair when
  *   at least two of the three score it strictly higher); score = number of pairs won.
  * - `tenas`: TE-NAS's ranking, the rank average of ntk (minus the NTK condition number) and linear_regions.
- * - `das@w`: DAS's recombination of decoupled NASWOT, score = log|det(K/N_A)| + w * log N_A from the `das` rows
- *   (w = batch size gives NASWOT back); sweep w to see how the ranking depends on it.
+ * - `das@w`: DAS's recombination of decoupled NASWOT, score = log|det(K/N_A)| + w * log N_A from the `das` rows,
+ *   or from `naswot` rows when there are none (log|det(K/N_A)| = score - batch * log N_A); w = batch size gives
+ *   NASWOT back. Sweep w to see how the ranking depends on it.
  *
  * Only archs scored by every component take part. Components must be single runs (one dataset, batch and seed
  * per proxy among the inputs).
@@ -51,6 +52,16 @@ export function ensembleComponents(spec: string): string[] {
 
 /** The rows of the ensemble `spec` computed from score rows of its components (in index order). */
 export function ensembleRows(rows: readonly ScoreRow[], spec: string): ScoreRow[] {
+  const w = dasWeight(spec);
+  if (w !== null && !rows.some((r) => r.proxy === "das") && rows.some((r) => r.proxy === "naswot")) {
+    // NASWOT rows hold the same information: log|det(K/N_A)| = log|det K| - batch * log N_A.
+    const das = rows.filter((r) => r.proxy === "naswot").map((r) => ({
+      ...r,
+      proxy: "das",
+      score: r.score - r.batch * Math.log(r.n_units),
+    }));
+    return ensembleRows(das, spec);
+  }
   const names = ensembleComponents(spec);
   const runs = groupByRun(rows);
   const comps = names.map((name) => {
@@ -72,7 +83,6 @@ export function ensembleRows(rows: readonly ScoreRow[], spec: string): ScoreRow[
   const common = [...comps[0]!.byIndex.keys()].filter((i) => comps.every((c) => c.byIndex.has(i)))
     .sort((a, b) => a - b);
   if (common.length === 0) throw new UsageError(`--ensemble ${spec}: no arch is scored by every component`);
-  const w = dasWeight(spec);
   if (w !== null) {
     // log|det(K/N_A)| + w log N_A; -inf (a singular K) stays -inf.
     return common.map((i) => {

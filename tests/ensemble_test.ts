@@ -88,6 +88,14 @@ Deno.test("tenas ranks by the mean rank of ntk and linear_regions; das@w adds w 
     msg = (err as Error).message;
   }
   eq(msg.includes("das@w"), true, "malformed weight");
+  // Without das rows, naswot rows give the same decoupling: das@batch is NASWOT itself.
+  const nw = [{ ...row("naswot", 1, 50), n_units: 20 }, { ...row("naswot", 2, 40), n_units: 30 }];
+  const back = ensembleRows(nw, "das@8");
+  if (Math.abs(back[0]!.score - 50) > 1e-12 || Math.abs(back[1]!.score - 40) > 1e-12) {
+    throw new Error(`das@batch from naswot rows: ${back.map((r) => r.score)}`);
+  }
+  const zero = ensembleRows(nw, "das@0");
+  if (Math.abs(zero[0]!.score - (50 - 8 * Math.log(20))) > 1e-12) throw new Error("das@0 from naswot rows");
 });
 
 Deno.test("ensembles name what is missing: an absent proxy, a proxy with two runs, a malformed spec", () => {

@@ -107,3 +107,24 @@ for (const rel of ["results/nb201/cifar10/search/rea", "results/nb201/cifar10/se
     },
   });
 }
+
+// The DAS sweep needs no GPU: rerunning its rank command rewrites the same ranked.csv.
+{
+  const rel = "results/nb201/cifar10/das-sweep-1000";
+  Deno.test(`${rel} reproduces byte for byte from the rank command in its manifest`, async () => {
+    const command: string[] = JSON.parse(await Deno.readTextFile(`${root}${rel}/manifest.json`)).stages.rank
+      .command;
+    const tmp = await Deno.makeTempDir({ prefix: "untrained-das-" });
+    const args = command.map((a, i) => (command[i - 1] === "--out" ? `${tmp}/ranked.csv` : a));
+    const r = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "--allow-read", "--allow-write", "--deny-net", `${root}mod.ts`, ...args],
+      cwd: root,
+      stdout: "null",
+      stderr: "piped",
+    }).output();
+    if (r.code !== 0) throw new Error(new TextDecoder().decode(r.stderr));
+    const want = await Deno.readTextFile(`${root}${rel}/ranked.csv`);
+    if (await Deno.readTextFile(`${tmp}/ranked.csv`) !== want) throw new Error(`${rel}/ranked.csv differs`);
+    await Deno.remove(tmp, { recursive: true });
+  });
+}

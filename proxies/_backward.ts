@@ -25,14 +25,44 @@ import {
   pool3BackwardKernel,
   transposedConv,
 } from "../shaders/backward.ts";
+import { gatherKernel, mseKernel, type SgdConfig, sgdKernel } from "../shaders/train.ts";
 import type { NetworkPlan, Shape3 } from "../spaces/plan.ts";
 import type { Params } from "../spaces/init.ts";
 import { convSpecOf, encodeBnStats, nodeSpecOf } from "./_forward.ts";
+import type { GpuParams } from "./_train.ts";
+
+/** A regression head of the `mse` loss: W * mean((tensor - target)^2). */
+export interface MseHead {
+  /** Plan tensor the head reads (its output). */
+  tensor: number;
+  /** Target values, the tensor's layout [N][C][H][W]. */
+  target: GPUBuffer;
+  weight: number;
+  /** Receives the squared errors (read it after the run to get the loss). */
+  sq: GPUBuffer;
+}
 
 /** What the backward pass computes and brings back. */
 export interface GradOptions {
-  /** `ce`: mean cross-entropy against `labels`; `sum`: the sum of all outputs. */
-  loss: "ce" | "sum";
+  /**
+   * `ce`: mean cross-entropy against `labels`; `sum`: the sum of all outputs; `mse`: the weighted MSE of
+   * `heads` (the classifier is not run).
+   */
+  loss: "ce" | "sum" | "mse";
+  /** Loss `mse`: the regression heads. */
+  heads?: readonly MseHead[];
+  /**
+   * Parameters on the GPU (training): weights are arranged by gathers from its flat buffer, so `params` is
+   * not read and nothing is uploaded per call.
+   */
+  gpuParams?: GpuParams;
+  /** With `gpuParams`: after the backward, one SGD step on every parameter except the classifier's. */
+  sgd?: SgdConfig;
+  /**
+   * Submit the work and return without reading anything back (training steps); `result.recorder` must be
+   * disposed once later work has been read back.
+   */
+  submitOnly?: boolean;
   /** Class of each image (loss `ce`). */
   labels?: Uint32Array;
   /** Parameters whose gradients are read back (default: none). */
@@ -64,6 +94,8 @@ export interface GradResult {
   fisher?: Map<string, Float32Array>;
   /** dL/dparam by name for every backward pass of `rowMasks`. */
   passes?: Map<string, Float32Array>[];
+  /** submitOnly: the recorder of the submitted work, to dispose after a later read-back. */
+  recorder?: Recorder;
 }
 
 const floats = (n: number, s: Shape3) => n * s.c * s.h * s.w;
@@ -79,6 +111,12 @@ export async function runGradients(
 ): Promise<GradResult> {
   if (o.loss === "ce" && (!o.labels || o.labels.length !== n)) {
     throw new RangeError(`runGradients: loss "ce" needs ${n} labels`);
+  }
+  if (o.loss === "mse" && !(o.heads && o.heads.length > 0)) {
+    throw new RangeError(`runGradients: loss "mse" needs heads`);
+  }
+  if ((o.sgd || o.submitOnly) && (!o.gpuParams || o.rowMasks)) {
+    throw new RangeError("runGradients: sgd and submitOnly need gpuParams and one backward pass");
   }
   const masks = o.rowMasks ?? null;
   if (masks && (o.loss !== "sum" || masks.length === 0 || masks.some((m) => m.length !== n))) {
@@ -109,6 +147,23 @@ export async function runGradients(
   const dispatch = async (k: Parameters<Gpu["pipeline"]>[0], bindings: (Binding | null)[], items: number) => {
     rec.dispatch(await gpu.pipeline(k), bindings, groupsFor(items));
   };
+  const gp = o.gpuParams;
+  /**
+   * Parameters `names` arranged by `arrange` (packing, transposing): uploaded from `params`, or gathered on
+   * the GPU from `gpuParams` through an index map made by the same `arrange`.
+   */
+  const weights = async (
+    key: string,
+    names: (string | undefined)[],
+    arrange: (v: Float32Array[]) => Float32Array,
+    label: string,
+  ): Promise<GPUBuffer> => {
+    if (!gp) return upload(arrange(names.map(param)), label);
+    const m = gp.map(gpu, key, names.map((n) => n ?? ""), arrange);
+    const out = acquire(m.count * 4, label);
+    await dispatch(gatherKernel(m.count), [gp.buf, m.buf, out], m.count);
+    return out.buffer;
+  };
 
   // ---- forward, keeping what the backward needs.
   const value = new Map<number, Binding>([[0, input]]);
@@ -123,21 +178,32 @@ export async function runGradients(
         const spec = convSpecOf(plan, n, t, i);
         const bl = defaultBlocking(spec);
         const { kernel, groups } = convKernel(spec, bl);
-        const w = param(term.params.conv);
-        const packed = upload(packConvWeights(w, spec.cout, spec.cin, spec.k, bl.tc), "packed");
+        const packed = await weights(
+          `${term.params.conv}:pack${bl.tc}`,
+          [term.params.conv],
+          ([w]) => packConvWeights(w!, spec.cout, spec.cin, spec.k, bl.tc),
+          "packed",
+        );
         const out = acquire(floats(n, t.shape) * 4, "conv");
         encodeConv(gpu, rec, await gpu.pipeline(kernel), spec, bl, groups, src, packed, out);
         convOut.set(key(t.id, i), out);
         src = out;
       }
       if ((term.op === "conv" || term.op === "identity") && term.bn) {
-        const g = param(term.params.bnWeight);
-        const a = new Float32Array(g.length * 2);
-        a.set(g, 0);
-        a.set(param(term.params.bnBias), g.length);
+        const affine = await weights(
+          `${term.params.bnWeight}:affine`,
+          [term.params.bnWeight, term.params.bnBias],
+          ([g, b]) => {
+            const a = new Float32Array(g!.length * 2);
+            a.set(g!, 0);
+            a.set(b!, g!.length);
+            return a;
+          },
+          "affine",
+        );
         const scratch: PooledBuffer[] = [];
         await Promise.all(bnKernels(n, t.shape.c, t.shape.h * t.shape.w).map((k) => gpu.pipeline(k)));
-        const st = encodeBnStats(gpu, rec, src, upload(a, "affine"), n, t.shape, scratch);
+        const st = encodeBnStats(gpu, rec, src, affine, n, t.shape, scratch);
         pooled.push(...scratch);
         stats.set(key(t.id, i), st);
         termBuffers.push({ src, stats: st });
@@ -151,18 +217,23 @@ export async function runGradients(
   }
   const cls = plan.classes;
   const logits = acquire(n * cls * 4, "logits");
-  const hasHead = plan.head.src >= 0;
+  const mse = o.loss === "mse";
+  const hasHead = plan.head.src >= 0 && !mse;
   // Without a head tensor (identically zero features) the classifier still has its weights: C = len / classes.
+  // (The mse loss has no classifier: its weights are neither read nor trained.)
   const hs = hasHead
     ? plan.tensors[plan.head.src]!.shape
-    : { c: param(plan.head.weight).length / cls, h: 1, w: 1 };
+    : { c: mse ? 1 : param(plan.head.weight).length / cls, h: 1, w: 1 };
   const wb = new Float32Array(cls * hs.c + cls);
-  wb.set(param(plan.head.weight), 0);
-  wb.set(param(plan.head.bias), cls * hs.c);
-  const wbBuf = upload(wb, "classifier");
+  if (!mse) {
+    wb.set(param(plan.head.weight), 0);
+    wb.set(param(plan.head.bias), cls * hs.c);
+  }
+  const wbBuf = mse ? null : upload(wb, "classifier");
   const feat = acquire(n * hs.c * 4, "features");
   if (!hasHead) rec.clear(feat);
-  if (hasHead) {
+  if (mse) rec.clear(logits);
+  else if (hasHead) {
     const [gap, lin] = headKernels(n, hs.c, hs.h * hs.w, cls);
     await dispatch(gap!, [value.get(plan.head.src)!, feat], n * hs.c);
     await dispatch(lin!, [feat, wbBuf, logits], n * cls);
@@ -187,6 +258,7 @@ export async function runGradients(
     await backwardPass(mask);
   }
   for (const b of keepPooled) gpu.release(b);
+  // (submitOnly runs upload nothing: their weights are gathered from gpuParams.)
   for (const b of keepUploads) b.destroy();
   return result;
 
@@ -206,27 +278,18 @@ export async function runGradients(
       pgrad.set(name, { buf: b, offset: 0 });
       return b;
     };
-    const hb = headBackwardKernels(n, hs.c, hs.h * hs.w, cls, o.loss === "sum", mask !== null);
-    const labels = upload(mask ?? o.labels ?? new Uint32Array(n), "labels");
-    const dlog = acquire(n * cls * 4, "dlogits");
-    await dispatch(hb.loss, [logits, labels, dlog], n);
     const dwb = acquire(wb.length * 4, "classifier grad");
-    if (hasHead) {
-      const df = acquire(n * hs.c * 4, "dfeatures");
-      await dispatch(hb.featGrad, [null, null, dlog, wbBuf, null, df], n * hs.c);
-      const xg = { ...hb.xGrad, constants: { ...hb.xGrad.constants, ACC: 1 } };
-      await dispatch(xg, [
-        null,
-        null,
-        null,
-        null,
-        null,
-        df,
-        value.get(plan.head.src)!,
-        grad.get(plan.head.src)!,
-      ], n * hs.c * hs.h * hs.w);
-    }
-    await dispatch(hb.wGrad, [null, null, dlog, null, feat, null, null, null, dwb], cls * (hs.c + 1));
+    if (mse) {
+      // dL/d(head output) of W * mean((y - t)^2), written into the head tensors' gradients.
+      for (const h of o.heads!) {
+        const count = floats(n, plan.tensors[h.tensor]!.shape);
+        await dispatch(
+          mseKernel(count, h.weight),
+          [value.get(h.tensor)!, h.target, grad.get(h.tensor)!, h.sq],
+          count,
+        );
+      }
+    } else await classifierBackward(dwb);
 
     const fisherBufs = new Map<string, { buf: PooledBuffer; bytes: number }>();
     const one = rec.uniform(Float32Array.of(1, 0, 0, 0));
@@ -262,13 +325,17 @@ export async function runGradients(
           }
           const ks = convBackwardKernels(spec, { dx: true, dw: false });
           const x = value.get(term.src)!;
-          const dilated = spec.stride === 2 ? dilatedTransposedConv(spec, param(term.params.conv)) : null;
-          if (dsrc && (spec.stride === 1 || dilated)) {
+          const wlen = spec.cout * spec.cin * spec.k * spec.k;
+          // The transposed (for stride 2: dilated) convolution of dx, when the forward kernel can run it;
+          // its shape does not depend on the weights' values.
+          const trOf = (w: Float32Array) =>
+            spec.stride === 2 ? dilatedTransposedConv(spec, w) : transposedConv(spec, w);
+          const tr = trOf(new Float32Array(wlen));
+          if (dsrc && tr) {
             // dx = conv(dy, flipped w^T) on the fast forward kernel (for stride 2 on dy with zeros inserted),
             // then the ReLU mask, added into dsrc.
-            const tr = dilated ?? transposedConv(spec, param(term.params.conv));
             let g: Binding = dy;
-            if (dilated) {
+            if (spec.stride === 2) {
               const { ho, wo } = convOutSize(spec);
               const items = n * spec.cout * spec.h * spec.w;
               g = acquire(items * 4, "dy dilated");
@@ -276,8 +343,10 @@ export async function runGradients(
             }
             const bl = defaultBlocking(tr.spec);
             const { kernel, groups } = convKernel(tr.spec, bl);
-            const packed = upload(
-              packConvWeights(tr.w, tr.spec.cout, tr.spec.cin, tr.spec.k, bl.tc),
+            const packed = await weights(
+              `${term.params.conv}:packT${bl.tc}`,
+              [term.params.conv],
+              ([w]) => packConvWeights(trOf(w!)!.w, tr.spec.cout, tr.spec.cin, tr.spec.k, bl.tc),
               "packed^T",
             );
             const dxPre = acquire(floats(n, srcShape) * 4, "dx");
@@ -288,14 +357,10 @@ export async function runGradients(
               floats(n, srcShape),
             );
           } else if (dsrc) {
-            // Raw weights are uploaded only here: the fast paths above read packed copies.
-            await dispatch(
-              ks.dx,
-              [x, upload(param(term.params.conv), term.params.conv!), dy, dsrc],
-              floats(n, srcShape),
-            );
+            // Raw weights are needed only here: the fast paths above read packed copies.
+            const raw = await weights(`${term.params.conv}:raw`, [term.params.conv], ([w]) => w!, "raw");
+            await dispatch(ks.dx, [x, raw, dy, dsrc], floats(n, srcShape));
           }
-          const wlen = spec.cout * spec.cin * spec.k * spec.k;
           const part = acquire(n * wlen * 4, "dw partial");
           const dwk = convDwKernel(spec);
           await dispatch(dwk.kernel, [x, dy, part], dwk.items);
@@ -336,6 +401,51 @@ export async function runGradients(
       }
     }
 
+    /** The classifier's backward: loss gradient, dL/d(head tensor), the classifier's own gradient. */
+    async function classifierBackward(dwb: PooledBuffer): Promise<void> {
+      const hb = headBackwardKernels(n, hs.c, hs.h * hs.w, cls, o.loss === "sum", mask !== null);
+      const labels = upload(mask ?? o.labels ?? new Uint32Array(n), "labels");
+      const dlog = acquire(n * cls * 4, "dlogits");
+      await dispatch(hb.loss, [logits, labels, dlog], n);
+      if (hasHead) {
+        const df = acquire(n * hs.c * 4, "dfeatures");
+        await dispatch(hb.featGrad, [null, null, dlog, wbBuf, null, df], n * hs.c);
+        const xg = { ...hb.xGrad, constants: { ...hb.xGrad.constants, ACC: 1 } };
+        await dispatch(xg, [
+          null,
+          null,
+          null,
+          null,
+          null,
+          df,
+          value.get(plan.head.src)!,
+          grad.get(plan.head.src)!,
+        ], n * hs.c * hs.h * hs.w);
+      }
+      await dispatch(hb.wGrad, [null, null, dlog, null, feat, null, null, null, dwb], cls * (hs.c + 1));
+    }
+
+    /**
+     * SGD on every parameter but the classifier's, weight decay on conv weights only (GenNAS's parameter
+     * groups: kernels decay, batch-norm parameters do not); parameters on removed tensors get gradient 0.
+     */
+    async function sgdStep(cfg: SgdConfig): Promise<void> {
+      for (const p of plan.params) {
+        if (p.kind === "linear_weight" || p.kind === "linear_bias") continue;
+        const at = pgrad.get(p.name);
+        await dispatch(
+          sgdKernel(cfg.lr, cfg.momentum, p.kind === "conv" ? cfg.weightDecay : 0, !at),
+          [
+            gp!.buf,
+            gp!.momentum,
+            at ? at.buf : gpu.blockIndex(0),
+            gp!.slice(gpu, p.name, at ? at.offset / 4 : 0),
+          ],
+          gp!.at(p.name).length,
+        );
+      }
+    }
+
     async function encodeBnBackward(
       y: Binding,
       dz: Binding,
@@ -356,6 +466,16 @@ export async function runGradients(
       await dispatch(ba, [y, dz, st, null, coef, null, out], nn * s.c);
       pgrad.set(gammaName, { buf: dparam, offset: 0 });
       pgrad.set(betaName, { buf: dparam, offset: s.c * 4 });
+    }
+
+    if (o.sgd) await sgdStep(o.sgd);
+    if (o.submitOnly) {
+      // Training: nothing is read. Buffers go back to the pool now; later work is queued after this one.
+      rec.submit();
+      result.dispatches += rec.dispatches;
+      result.recorder = rec;
+      for (const b of pooled) gpu.release(b);
+      return;
     }
 
     // ---- read back.

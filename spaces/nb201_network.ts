@@ -21,6 +21,11 @@ export interface Nb201NetworkOptions {
   cellsPerStage?: number;
   /** ReLU counting for NASWOT (default `paper`). */
   reluCount?: ReluCount;
+  /**
+   * GenNAS regression heads: each stage's output average-pooled (2x2, repeatedly) down to `size` x `size`,
+   * then BN -> Conv1x1 to `channels`; their tensors are listed in `plan.outputs`, stage order.
+   */
+  regressionHeads?: { channels: number; size: number };
 }
 
 const ZERO = -1;
@@ -107,6 +112,7 @@ export function lowerNb201(arch: Nb201Arch, opts: Nb201NetworkOptions = {}): Net
   }]);
 
   let g = 0; // global cell index, as in NB201's module list
+  const stageOut: { id: number; shape: Shape3 }[] = [];
   for (let stage = 0; stage < 3; stage++) {
     if (stage > 0) {
       // Reduction (ResNet basic block, stride 2): out = AvgPool2x2 -> Conv1x1 (shortcut) + BN(Conv(ReLU(a))),
@@ -171,6 +177,7 @@ export function lowerNb201(arch: Nb201Arch, opts: Nb201NetworkOptions = {}): Net
       }
       cur = nodes[3]!;
     }
+    stageOut.push({ id: cur, shape });
   }
 
   // lastact: BN -> ReLU; then global average pool and the classifier.
@@ -198,7 +205,45 @@ export function lowerNb201(arch: Nb201Arch, opts: Nb201NetworkOptions = {}): Net
     classes * shape.c,
   );
 
-  const live = pruneDead(tensors, last);
+  const heads: number[] = [];
+  if (opts.regressionHeads) {
+    const { channels, size } = opts.regressionHeads;
+    for (const [s, out] of stageOut.entries()) {
+      let src = out.id;
+      let sh = out.shape;
+      for (let k = 0; sh.h > size; k++) {
+        if (sh.h % 2 !== 0 || sh.w !== sh.h) {
+          throw new RangeError(`regression head: cannot pool ${sh.h}x${sh.w} to ${size}`);
+        }
+        const next = { c: sh.c, h: sh.h / 2, w: sh.w / 2 };
+        layer(`heads.${s}.pool${k}`, "avgpool2x2", sh, next, 0, 0);
+        src = src === ZERO ? ZERO : tensor(`heads.${s}.pool${k}`, next, [{ op: "avgpool2", src }]);
+        sh = next;
+      }
+      const bn = addBn(`heads.${s}.bn`, sh.c);
+      const conv = addConv(`heads.${s}.conv`, sh.c, channels, 1);
+      const outS = { c: channels, h: sh.h, w: sh.w };
+      layer(`heads.${s}`, "bn_conv1x1", sh, outS, 2 * sh.c + channels * sh.c, units(outS) * sh.c);
+      // A stage output that is identically zero gives a zero head (its BN bias is not propagated).
+      const b = src === ZERO
+        ? ZERO
+        : tensor(`heads.${s}.bn`, sh, [{ op: "identity", src, bn: true, params: bn }]);
+      heads.push(
+        b === ZERO ? ZERO : tensor(`heads.${s}.out`, outS, [{
+          op: "conv",
+          src: b,
+          k: 1,
+          stride: 1,
+          pad: 0,
+          relu: false,
+          bn: false,
+          params: { conv },
+        }]),
+      );
+    }
+  }
+
+  const live = pruneDead(tensors, last, heads);
   return {
     space: "nb201",
     arch: formatArch(arch),
@@ -210,22 +255,25 @@ export function lowerNb201(arch: Nb201Arch, opts: Nb201NetworkOptions = {}): Net
     layers,
     tensors: live.tensors,
     head: { src: live.remap(last), weight: "classifier.weight", bias: "classifier.bias" },
+    ...(opts.regressionHeads ? { outputs: heads.map(live.remap) } : {}),
     zeroReluUnits,
     reluCount,
   };
 }
 
 /**
- * Keeps the input, the head's source, tensors read by a ReLU, and every tensor a kept tensor reads;
+ * Keeps the input, the head's source, the outputs, tensors read by a ReLU, and every tensor a kept tensor reads;
  * renumbers them densely in topological order.
  */
 function pruneDead(
   tensors: PlanTensor[],
   head: number,
+  outputs: readonly number[] = [],
 ): { tensors: PlanTensor[]; remap: (id: number) => number } {
   const keep = new Array<boolean>(tensors.length).fill(false);
   keep[0] = true;
   if (head !== ZERO) keep[head] = true;
+  for (const o of outputs) if (o !== ZERO) keep[o] = true;
   for (let i = tensors.length - 1; i >= 0; i--) {
     const t = tensors[i]!;
     if (t.reluUses > 0) keep[i] = true;

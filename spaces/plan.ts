@@ -95,6 +95,8 @@ export interface NetworkPlan {
   tensors: PlanTensor[];
   /** The tensor the classifier reads (ReLU -> global average pool -> linear). */
   head: { src: number; weight: string; bias: string };
+  /** Regression-head output tensors (GenNAS), one per stage; -1 where the head is identically zero. */
+  outputs?: number[];
   /**
    * ReLU units whose input is identically zero for every image (ReLUs reading removed zero tensors):
    * their codes are all 0, so each adds its unit count to every entry of the NASWOT kernel.

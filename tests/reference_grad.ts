@@ -203,6 +203,8 @@ export interface PlanRefOptions {
   noBn?: boolean;
   /** Called for every conv term in the backward with its weight name, its output and dL/d(output). */
   onConv?: (weight: string, y: T4, dy: T4) => void;
+  /** Extra gradients dL/dtensor by plan tensor id (regression heads), added before the backward walk. */
+  seeds?: Map<number, ArrayLike<number>>;
 }
 
 function param(params: Params | Map<string, ArrayLike<number>>, name: string | undefined): ArrayLike<number> {
@@ -300,6 +302,10 @@ export function planBackwardRef(
     const db = new Float64Array(plan.classes);
     for (let i = 0; i < dlogits.length; i++) db[i % plan.classes] = db[i % plan.classes]! + dlogits[i]!;
     acc(plan.head.bias, db);
+  }
+  for (const [id, g] of o.seeds ?? []) {
+    const dt = d[id]!;
+    for (let i = 0; i < dt.d.length; i++) dt.d[i] = dt.d[i]! + g[i]!;
   }
   for (let ti = plan.tensors.length - 1; ti >= 1; ti--) {
     const t = plan.tensors[ti]!;

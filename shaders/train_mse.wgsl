@@ -1,0 +1,20 @@
+// Weighted MSE of a regression head (see train.wgsl): d = 2 W (y - t) / COUNT, sq = (y - t)^2.
+// Bindings: y, t, d, sq. Dispatch x = ceil(COUNT / 64).
+
+@group(0) @binding(0) var<storage, read> y: array<f32>;
+@group(0) @binding(1) var<storage, read> t: array<f32>;
+@group(0) @binding(2) var<storage, read_write> d: array<f32>;
+@group(0) @binding(3) var<storage, read_write> sq: array<f32>;
+
+override COUNT: u32 = 1u;
+override W: f32 = 1.0;
+
+@compute @workgroup_size(64)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
+  if (gid.x >= COUNT) {
+    return;
+  }
+  let e = y[gid.x] - t[gid.x];
+  d[gid.x] = 2.0 * W * e / f32(COUNT);
+  sq[gid.x] = e * e;
+}

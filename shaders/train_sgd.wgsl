@@ -1,0 +1,34 @@
+// SGD with momentum and weight decay on a slice of the flat parameter buffer (see train.wgsl):
+// d = g + WD w; v = MOMENTUM v + d; w = w - LR v, g = grad[u.g + i] (0 when ZERO_GRAD).
+// Bindings: p (flat parameters), v (flat momentum), grad, u (slice: p, g, count offsets in floats).
+// Dispatch x = ceil(u.count / 64).
+
+struct Slice {
+  p: u32,
+  g: u32,
+  count: u32,
+  pad: u32,
+}
+
+@group(0) @binding(0) var<storage, read_write> p: array<f32>;
+@group(0) @binding(1) var<storage, read_write> v: array<f32>;
+@group(0) @binding(2) var<storage, read> grad: array<f32>;
+@group(0) @binding(3) var<uniform> u: Slice;
+
+override LR: f32;
+override MOMENTUM: f32;
+override WD: f32;
+override ZERO_GRAD: bool = false;
+
+@compute @workgroup_size(64)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
+  if (gid.x >= u.count) {
+    return;
+  }
+  let i = u.p + gid.x;
+  let g = select(grad[u.g + gid.x], 0.0, ZERO_GRAD);
+  let d = g + WD * p[i];
+  let m = MOMENTUM * v[i] + d;
+  v[i] = m;
+  p[i] = p[i] - LR * m;
+}

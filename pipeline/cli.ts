@@ -9,7 +9,8 @@ import { parseArgs } from "node:util";
 import { Gpu, GpuKernelError, NoAdapterError } from "../shaders/gpu.ts";
 import { DatasetError } from "../datasets/types.ts";
 import { ArchParseError } from "../spaces/nb201.ts";
-import { UsageError } from "./_errors.ts";
+import { DataError, UsageError } from "./_errors.ts";
+import { checkTargetSpec, type TargetSpec } from "../proxies/gennas_targets.ts";
 import { writeManifest } from "./_io.ts";
 import { runBuild } from "./build.ts";
 import { formatEvalSummary, runEvaluate } from "./evaluate.ts";
@@ -75,6 +76,8 @@ const HELP: Record<string, string> = {
                     among the batch's images; TE-NAS's expressivity).
                     ntk: minus the condition number of the empirical NTK (TE-NAS's trainability), mean of 3
                     inits; costs one backward pass per image, so use a small batch (e.g. --batch 16).
+                    gennas: minus the loss after 100 SGD steps of regression onto synthetic targets, trained
+                    on the GPU (Li et al. 2021; --batch 16 as the paper; 32x32 datasets).
                     Several, comma-separated (--proxy grad_norm,snip,fisher): one row per arch and proxy;
                     naswot, das and linear_regions share one forward pass, grad_norm, snip and fisher one
                     forward + backward pass
@@ -86,6 +89,9 @@ const HELP: Record<string, string> = {
   --batch B         minibatch size, shared by all candidates (default 128)
   --seed S          seed of the minibatch choice and of every candidate's initialisation (default 0)
   --relu-count M    paper (each ReLU once; default) or wrapper (conv-block ReLUs twice, as the authors' code)
+  --gennas-task F   GenNAS task file (JSON: head channels, input noise, target parts per stage); default:
+                    the paper's "combo" task (see proxies/gennas_targets.ts for the format)
+  --gennas-iters N  GenNAS training steps (default 100, as the paper)
   --shard i/n       score only the i-th of n contiguous slices; 'merge' joins the shards in order
   --quiet           no progress on stderr
   --out FILE        output CSV: index,arch_str,proxy,dataset,batch,seed,score,n_units
@@ -183,6 +189,8 @@ const FLAGS = {
   proxy: { type: "string" },
   batch: { type: "string" },
   "relu-count": { type: "string" },
+  "gennas-task": { type: "string" },
+  "gennas-iters": { type: "string" },
   shard: { type: "string" },
   bench: { type: "string" },
   metric: { type: "string" },
@@ -222,7 +230,21 @@ const PROTOCOL_FLAGS = [
 const ALLOWED: Record<string, string[]> = {
   sample: ["space", "n", "seed", "replace", "from", "all", "out"],
   build: ["in", "out", "dataset", "detail"],
-  score: ["in", "out", "proxy", "dataset", "data", "split", "batch", "seed", "relu-count", "shard", "quiet"],
+  score: [
+    "in",
+    "out",
+    "proxy",
+    "dataset",
+    "data",
+    "split",
+    "batch",
+    "seed",
+    "relu-count",
+    "gennas-task",
+    "gennas-iters",
+    "shard",
+    "quiet",
+  ],
   rank: ["in", "out", "ensemble"],
   evaluate: ["in", "out", "bench", "metric", "topk"],
   search: [
@@ -280,6 +302,27 @@ function need(v: string | undefined, flag: string): string {
 function one(v: string[] | undefined, flag: string): string {
   if (!v || v.length !== 1) throw new UsageError(`--${flag} is required once`);
   return v[0]!;
+}
+
+/** Reads and checks a GenNAS task file (JSON: channels, noise, stages; see proxies/gennas_targets.ts). */
+async function readGennasTask(path: string): Promise<TargetSpec> {
+  let text: string;
+  try {
+    text = await Deno.readTextFile(path);
+  } catch {
+    throw new UsageError(`--gennas-task ${path}: cannot read the file`);
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (e) {
+    throw new DataError(`${path}: not JSON (${(e as Error).message})`);
+  }
+  try {
+    return checkTargetSpec(json, path);
+  } catch (e) {
+    throw new DataError((e as Error).message);
+  }
 }
 
 function reluCount(v: string | undefined): ReluCount {
@@ -400,6 +443,8 @@ export async function main(argv: string[]): Promise<number> {
           reluCount: reluCount(v["relu-count"]),
           shard: v.shard === undefined ? undefined : parseShard(v.shard),
           quiet: v.quiet,
+          gennasTask: v["gennas-task"] === undefined ? undefined : await readGennasTask(v["gennas-task"]),
+          gennasIters: int(v["gennas-iters"], "gennas-iters", 100),
         };
         if (o.split !== "train" && o.split !== "test") {
           throw new UsageError(`--split: expected train or test, got "${o.split}"`);
@@ -408,6 +453,7 @@ export async function main(argv: string[]): Promise<number> {
         await manifest("score" + (o.shard ? `.${o.shard.index}of${o.shard.count}` : ""), out, argv, [
           inPath,
           o.data,
+          ...(v["gennas-task"] ? [v["gennas-task"]] : []),
         ], {
           proxy: o.proxy,
           dataset: o.dataset,
@@ -415,6 +461,7 @@ export async function main(argv: string[]): Promise<number> {
           split: o.split,
           batch: o.batch,
           relu_count: o.reluCount,
+          ...(o.proxy.split(",").includes("gennas") ? { gennas_iters: o.gennasIters } : {}),
           shard: v.shard ?? null,
           device,
         }, { minibatch: o.seed, init: o.seed });

@@ -10,6 +10,8 @@
 import { Gpu } from "../shaders/gpu.ts";
 import { linearRegions, naswot, normalizedLogdet } from "../proxies/naswot.ts";
 import { ntkScore } from "../proxies/ntk.ts";
+import { GENNAS_DEFAULTS, gennasScore } from "../proxies/gennas.ts";
+import { buildTargets, COMBO, noisyInput, type TargetSpec } from "../proxies/gennas_targets.ts";
 import { GRADIENT_PROXIES, gradientScore, gradientScores, isGradientProxy } from "../proxies/gradient.ts";
 import { parseArch } from "../spaces/nb201.ts";
 import { lowerNb201 } from "../spaces/nb201_network.ts";
@@ -32,7 +34,7 @@ import { checkArchRecords } from "./build.ts";
 export const FORWARD_PROXIES = ["naswot", "das", "linear_regions"] as const;
 
 /** Proxies the score stage knows. */
-export const PROXIES = [...FORWARD_PROXIES, ...GRADIENT_PROXIES, "ntk"] as const;
+export const PROXIES = [...FORWARD_PROXIES, ...GRADIENT_PROXIES, "ntk", "gennas"] as const;
 
 const isForwardProxy = (p: string) => (FORWARD_PROXIES as readonly string[]).includes(p);
 
@@ -80,6 +82,10 @@ export interface ScoreOptions {
   metricsPath?: string;
   /** An open GPU to use (the caller keeps ownership); opened and closed here otherwise. */
   gpu?: Gpu;
+  /** GenNAS task (targets, head channels, noise); default COMBO. */
+  gennasTask?: TargetSpec;
+  /** GenNAS training steps (default 100). */
+  gennasIters?: number;
 }
 
 /** The `dataset` column: the dataset name, prefixed with `synthetic-` for a synthetic minibatch. */
@@ -245,15 +251,20 @@ export async function runScore(o: ScoreOptions): Promise<{ rows: ScoreRow[]; dev
 /** The key columns of a score row: which run it belongs to. */
 export type ScoreKey = Pick<ScoreRow, "proxy" | "dataset" | "batch" | "seed">;
 
-/** The shared minibatch on the GPU and its labels (gradient proxies use them). */
+/** The shared minibatch on the GPU, its labels (gradient proxies) and its host copy (GenNAS). */
 export interface ScoringInput {
   xb: GPUBuffer;
   labels: Uint32Array;
+  images: Float32Array;
 }
 
 /** Uploads a minibatch for scoring. */
 export function uploadScoringBatch(gpu: Gpu, batch: ImageBatch, label: string): ScoringInput {
-  return { xb: gpu.upload(batch.data, label), labels: Uint32Array.from(batch.labels) };
+  return {
+    xb: gpu.upload(batch.data, label),
+    labels: Uint32Array.from(batch.labels),
+    images: batch.data,
+  };
 }
 
 /**
@@ -267,10 +278,30 @@ export async function scoreArch(
   data: ScoringInput,
   index: number,
   archStr: string,
-  o: Pick<ScoreOptions, "dataset" | "batch" | "seed" | "reluCount">,
+  o: Pick<ScoreOptions, "dataset" | "batch" | "seed" | "reluCount" | "gennasTask" | "gennasIters">,
   key: ScoreKey,
 ): Promise<{ row: ScoreRow; logdetGpu: number }> {
   const { input, classes } = datasetShape(o.dataset);
+  if (key.proxy === "gennas") {
+    if (input.h !== 32 || input.w !== 32) {
+      throw new UsageError(
+        `--proxy gennas: 32x32 inputs only (${o.dataset} is ${input.h}x${input.w}; GenNAS upsamples those, which is not implemented)`,
+      );
+    }
+    const task = o.gennasTask ?? COMBO;
+    const plan = lowerNb201(parseArch(archStr), {
+      input,
+      classes,
+      regressionHeads: { channels: task.channels, size: 8 },
+    });
+    const targets = buildTargets(task, data.images, o.batch, input.h, input.w, o.seed);
+    const inputs = (step: number) => noisyInput(task, data.images, o.seed, step);
+    const r = await gennasScore(gpu, plan, inputs, targets, o.batch, o.seed, {
+      ...GENNAS_DEFAULTS,
+      iterations: o.gennasIters ?? GENNAS_DEFAULTS.iterations,
+    });
+    return { row: { index, arch_str: archStr, ...key, score: r.score, n_units: 0 }, logdetGpu: NaN };
+  }
   if (isGradientProxy(key.proxy)) {
     const plan = lowerNb201(parseArch(archStr), { input, classes });
     const score = await gradientScore(gpu, plan, data.xb, data.labels, o.batch, o.seed, key.proxy);
@@ -290,7 +321,7 @@ async function forwardScores(
   data: ScoringInput,
   index: number,
   archStr: string,
-  o: Pick<ScoreOptions, "dataset" | "batch" | "seed" | "reluCount">,
+  o: Pick<ScoreOptions, "dataset" | "batch" | "seed" | "reluCount" | "gennasTask" | "gennasIters">,
   key: ScoreKey,
   proxies: readonly string[],
 ): Promise<{ row: ScoreRow; logdetGpu: number }[]> {
@@ -320,7 +351,7 @@ export async function scoreArchProxies(
   data: ScoringInput,
   index: number,
   archStr: string,
-  o: Pick<ScoreOptions, "dataset" | "batch" | "seed" | "reluCount">,
+  o: Pick<ScoreOptions, "dataset" | "batch" | "seed" | "reluCount" | "gennasTask" | "gennasIters">,
   key: ScoreKey,
   proxies: readonly string[],
 ): Promise<{ row: ScoreRow; logdetGpu: number }[]> {

@@ -23,9 +23,10 @@ export interface Nb201NetworkOptions {
   reluCount?: ReluCount;
   /**
    * GenNAS regression heads: each stage's output average-pooled (2x2, repeatedly) down to `size` x `size`,
-   * then BN -> Conv1x1 to `channels`; their tensors are listed in `plan.outputs`, stage order.
+   * then BN -> Conv1x1 to `channels` (one number, or one per stage); their tensors are listed in
+   * `plan.outputs`, stage order.
    */
-  regressionHeads?: { channels: number; size: number };
+  regressionHeads?: { channels: number | readonly number[]; size: number };
 }
 
 const ZERO = -1;
@@ -207,8 +208,10 @@ export function lowerNb201(arch: Nb201Arch, opts: Nb201NetworkOptions = {}): Net
 
   const heads: number[] = [];
   if (opts.regressionHeads) {
-    const { channels, size } = opts.regressionHeads;
+    const { size } = opts.regressionHeads;
     for (const [s, out] of stageOut.entries()) {
+      const ch = opts.regressionHeads.channels;
+      const channels = typeof ch === "number" ? ch : ch[s]!;
       let src = out.id;
       let sh = out.shape;
       for (let k = 0; sh.h > size; k++) {

@@ -12,6 +12,9 @@
  *    GPU backward against the float64 reference on a tiny network.
  * 6. TE-NAS's ntk for the mixed cell at `--ntk-batch` (default 16): one forward, one backward pass per image,
  *    3 inits. das and linear_regions come out of NASWOT's pass (section 4) at no extra GPU cost.
+ * 7. GenNAS for the mixed cell at batch 16: seconds per training step (forward, MSE, backward, SGD; no
+ *    read-back) over `--gennas-iters` steps (default 10), and the per-arch time of the paper's 100 steps plus
+ *    the final forward at that rate.
  * Prints median, min and max of R runs.
  * @module
  */
@@ -31,6 +34,8 @@ import { initParams } from "../spaces/init.ts";
 import { runForward } from "../proxies/_forward.ts";
 import { runGradients } from "../proxies/_backward.ts";
 import { ntkScore } from "../proxies/ntk.ts";
+import { GENNAS_DEFAULTS, gennasScore } from "../proxies/gennas.ts";
+import { buildTargets, COMBO, noisyInput } from "../proxies/gennas_targets.ts";
 import { GRADIENT_PROXIES, gradientScore } from "../proxies/gradient.ts";
 import { planBackwardRef, planForwardRef } from "./reference_grad.ts";
 import { logdetFromHamming } from "../proxies/naswot.ts";
@@ -255,6 +260,33 @@ for (const [name, arch] of FIXED) {
   }
   console.log(`\nntk, mixed cell, batch ${NB}, 3 inits (${3 * NB} backward passes): ${stats(t)} s per arch`);
   nin.destroy();
+}
+
+// 7. GenNAS: seconds per training step for the mixed cell, batch 16.
+{
+  const GI = flag("--gennas-iters", 10);
+  const plan = lowerNb201(parseArch(FIXED[2]![1]), {
+    classes: 10,
+    regressionHeads: { channels: COMBO.channels, size: 8 },
+  });
+  const b = syntheticBatch({ batch: 16, seed: 0 });
+  const targets = buildTargets(COMBO, b.data, 16, 32, 32, 0);
+  const inputs = (step: number) => noisyInput(COMBO, b.data, 0, step);
+  const cfg = { ...GENNAS_DEFAULTS, iterations: GI };
+  const first = await gennasScore(gpu, plan, inputs, targets, 16, 0, cfg); // compile
+  if (!Number.isFinite(first.loss)) throw new Error(`gennas: loss ${first.loss}`);
+  const t: number[] = [];
+  for (let r = 0; r < RUNS; r++) {
+    const t0 = performance.now();
+    await gennasScore(gpu, plan, inputs, targets, 16, 0, cfg);
+    t.push((performance.now() - t0) / 1000 / (GI + 1));
+  }
+  t.sort((a, c) => a - c);
+  const med = t[Math.floor(t.length / 2)]!;
+  console.log(
+    `\ngennas, mixed cell, batch 16: ${stats(t)} s per step (${GI} steps + final forward); ` +
+      `100 steps + final forward = ${(101 * med).toFixed(1)} s per arch at the median rate`,
+  );
 }
 
 console.log(`\ncompile time so far: ${gpu.compileSeconds.toFixed(1)} s (summed over parallel compiles)`);

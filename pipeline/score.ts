@@ -248,6 +248,12 @@ export async function runScore(o: ScoreOptions): Promise<{ rows: ScoreRow[]; dev
   return { rows, device };
 }
 
+/** What scoring one architecture needs of the score options. */
+export type ArchScoreOptions = Pick<
+  ScoreOptions,
+  "dataset" | "batch" | "seed" | "reluCount" | "gennasTask" | "gennasIters"
+>;
+
 /** The key columns of a score row: which run it belongs to. */
 export type ScoreKey = Pick<ScoreRow, "proxy" | "dataset" | "batch" | "seed">;
 
@@ -278,7 +284,7 @@ export async function scoreArch(
   data: ScoringInput,
   index: number,
   archStr: string,
-  o: Pick<ScoreOptions, "dataset" | "batch" | "seed" | "reluCount" | "gennasTask" | "gennasIters">,
+  o: ArchScoreOptions,
   key: ScoreKey,
 ): Promise<{ row: ScoreRow; logdetGpu: number }> {
   const { input, classes } = datasetShape(o.dataset);
@@ -321,7 +327,7 @@ async function forwardScores(
   data: ScoringInput,
   index: number,
   archStr: string,
-  o: Pick<ScoreOptions, "dataset" | "batch" | "seed" | "reluCount" | "gennasTask" | "gennasIters">,
+  o: ArchScoreOptions,
   key: ScoreKey,
   proxies: readonly string[],
 ): Promise<{ row: ScoreRow; logdetGpu: number }[]> {
@@ -351,7 +357,7 @@ export async function scoreArchProxies(
   data: ScoringInput,
   index: number,
   archStr: string,
-  o: Pick<ScoreOptions, "dataset" | "batch" | "seed" | "reluCount" | "gennasTask" | "gennasIters">,
+  o: ArchScoreOptions,
   key: ScoreKey,
   proxies: readonly string[],
 ): Promise<{ row: ScoreRow; logdetGpu: number }[]> {

@@ -21,6 +21,7 @@ import {
   groupsFor,
   headBackwardKernels,
   maskAccKernel,
+  pick2BackwardKernel,
   pool2BackwardKernel,
   pool3BackwardKernel,
   transposedConv,
@@ -392,11 +393,8 @@ export async function runGradients(
             );
           }
         } else if (dsrc) {
-          await dispatch(
-            pool2BackwardKernel(n, srcShape.c, srcShape.h, srcShape.w),
-            [dt, dsrc, one],
-            floats(n, srcShape),
-          );
+          const k = term.op === "avgpool2" ? pool2BackwardKernel : pick2BackwardKernel;
+          await dispatch(k(n, srcShape.c, srcShape.h, srcShape.w), [dt, dsrc, one], floats(n, srcShape));
         }
       }
     }

@@ -98,6 +98,10 @@ export function nodeSpecOf(plan: NetworkPlan, n: number, t: PlanTensor, pack: bo
         const s = plan.tensors[term.src]!.shape;
         return { kind: "pool2", sh: s.h, sw: s.w };
       }
+      case "subsample2": {
+        const s = plan.tensors[term.src]!.shape;
+        return { kind: "pick2", sh: s.h, sw: s.w };
+      }
     }
   });
   return { n, c: t.shape.c, h: t.shape.h, w: t.shape.w, terms, pack };

@@ -149,7 +149,8 @@ export async function synflowScore(gpu: Gpu, plan: NetworkPlan, seed: number): P
         await scaledOp("axpy", t.shape, y, out, 1);
       } else if (term.op === "identity") await scaledOp("axpy", t.shape, src, out, c);
       else if (term.op === "avgpool3") await scaledOp("pool3", t.shape, src, out, c);
-      else await scaledOp("pool2", T[term.src]!.shape, src, out, c);
+      else if (term.op === "avgpool2") await scaledOp("pool2", T[term.src]!.shape, src, out, c);
+      else throw new Error(`synflow: plan ${plan.arch} has a ${term.op} term (not an NB201 classifier plan)`);
     }
     value.set(t.id, out);
   }

@@ -64,6 +64,11 @@ export function pool2BackwardKernel(n: number, c: number, h: number, w: number):
   return scaledKernel("pool2t", n, c, h, w).kernel;
 }
 
+/** dx += Pick2^T(dy) for the nearest half-size resize (bindings dy, dx, coef), over the n*c*h*w input. */
+export function pick2BackwardKernel(n: number, c: number, h: number, w: number): Kernel {
+  return scaledKernel("pick2t", n, c, h, w).kernel;
+}
+
 /** out[n*c + j] = sum over the hw elements of plane j of x * g (bindings x, g, out). */
 export const chanDotKernel = memoize(function chanDotKernel(n: number, c: number, hw: number): Kernel {
   return {
@@ -264,7 +269,7 @@ export function transposedConv(spec: ConvSpec, w: Float32Array): { spec: ConvSpe
 }
 
 /** Entries of scaled.wgsl: y += a * op(x), a in a uniform (synflow's scaled tensors). */
-export type ScaledOp = "axpy" | "pool3" | "pool2" | "pool3t" | "pool2t";
+export type ScaledOp = "axpy" | "pool3" | "pool2" | "pool3t" | "pool2t" | "pick2t";
 
 /**
  * A scaled accumulation over n x c planes; (h, w) are the planes of the larger side (pool2: x, pool2t: y).

@@ -10,13 +10,17 @@ import { renderWgsl } from "./_template.ts";
 import template from "./node.wgsl" with { type: "text" };
 import vec4Template from "./node_vec4.wgsl" with { type: "text" };
 
-/** One term of a node sum. `pool2` reads a source of size sh x sw (output = floor(sh/2) x floor(sw/2)). */
+/**
+ * One term of a node sum. `pool2` (2x2 mean) and `pick2` (the top-left element of each 2x2 block) read a
+ * source of size sh x sw (output = floor(sh/2) x floor(sw/2)).
+ */
 export type NodeTerm =
   | { kind: "bn" }
   | { kind: "raw" }
   | { kind: "relu" }
   | { kind: "pool3" }
-  | { kind: "pool2"; sh: number; sw: number };
+  | { kind: "pool2"; sh: number; sw: number }
+  | { kind: "pick2"; sh: number; sw: number };
 
 /** Shape of the node's output and whether to pack its code. */
 export interface NodeSpec {
@@ -36,7 +40,7 @@ export function codeWords(c: number, h: number, w: number): number {
 /** True when the vec4 path applies: whole code words inside one channel, rows of whole vec4s. */
 export function nodeVec4(spec: NodeSpec): boolean {
   return (spec.h * spec.w) % 32 === 0 && spec.w % 4 === 0 &&
-    spec.terms.every((t) => t.kind !== "pool2" || t.sw % 4 === 0);
+    spec.terms.every((t) => (t.kind !== "pool2" || t.sw % 4 === 0) && t.kind !== "pick2");
 }
 
 /** The kernel and dispatch size of a node (the vec4 path when `nodeVec4`). Pure. */
@@ -91,6 +95,10 @@ export const nodeKernel = memoize(function nodeKernel(spec: NodeSpec): { kernel:
           ].join("\n"),
         );
         break;
+      case "pick2":
+        overrides.push(`override SH${t}: u32;`, `override SW${t}: u32;`);
+        terms.push(`    v += src${t}[(n * C + c) * SH${t} * SW${t} + (2u * y) * SW${t} + 2u * x];`);
+        break;
     }
   });
   const code = renderWgsl(template, {
@@ -101,9 +109,9 @@ export const nodeKernel = memoize(function nodeKernel(spec: NodeSpec): { kernel:
   });
   const constants: Record<string, number> = { N: spec.n, C: spec.c, H: spec.h, W: spec.w };
   spec.terms.forEach((term, t) => {
-    if (term.kind === "pool2") {
+    if (term.kind === "pool2" || term.kind === "pick2") {
       if (Math.floor(term.sh / 2) !== spec.h || Math.floor(term.sw / 2) !== spec.w) {
-        throw new RangeError(`node: pool2 of ${term.sh}x${term.sw} cannot give ${spec.h}x${spec.w}`);
+        throw new RangeError(`node: ${term.kind} of ${term.sh}x${term.sw} cannot give ${spec.h}x${spec.w}`);
       }
       constants[`SH${t}`] = term.sh;
       constants[`SW${t}`] = term.sw;

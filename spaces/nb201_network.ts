@@ -22,11 +22,12 @@ export interface Nb201NetworkOptions {
   /** ReLU counting for NASWOT (default `paper`). */
   reluCount?: ReluCount;
   /**
-   * GenNAS regression heads: each stage's output average-pooled (2x2, repeatedly) down to `size` x `size`,
+   * GenNAS regression heads: each stage's output resized by halving (2x2 steps) down to `size` x `size`,
+   * `nearest` (default, as GenNAS's F.interpolate: rows and columns 0, 2, 4, ...) or `avgpool` (2x2 means),
    * then BN -> Conv1x1 to `channels` (one number, or one per stage); their tensors are listed in
    * `plan.outputs`, stage order.
    */
-  regressionHeads?: { channels: number | readonly number[]; size: number };
+  regressionHeads?: { channels: number | readonly number[]; size: number; resize?: "nearest" | "avgpool" };
 }
 
 const ZERO = -1;
@@ -219,8 +220,9 @@ export function lowerNb201(arch: Nb201Arch, opts: Nb201NetworkOptions = {}): Net
           throw new RangeError(`regression head: cannot pool ${sh.h}x${sh.w} to ${size}`);
         }
         const next = { c: sh.c, h: sh.h / 2, w: sh.w / 2 };
-        layer(`heads.${s}.pool${k}`, "avgpool2x2", sh, next, 0, 0);
-        src = src === ZERO ? ZERO : tensor(`heads.${s}.pool${k}`, next, [{ op: "avgpool2", src }]);
+        const op = (opts.regressionHeads.resize ?? "nearest") === "nearest" ? "subsample2" : "avgpool2";
+        layer(`heads.${s}.resize${k}`, op === "avgpool2" ? "avgpool2x2" : "nearest2x", sh, next, 0, 0);
+        src = src === ZERO ? ZERO : tensor(`heads.${s}.resize${k}`, next, [{ op, src }]);
         sh = next;
       }
       const bn = addBn(`heads.${s}.bn`, sh.c);

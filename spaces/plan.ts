@@ -31,6 +31,7 @@ export interface TermParams {
  * - `identity`: [BN](src)
  * - `avgpool3`: 3x3 average pool, stride 1, pad 1, padding excluded from the divisor
  * - `avgpool2`: 2x2 average pool, stride 2
+ * - `subsample2`: every second row and column from the first (nearest-neighbour resize to half size)
  */
 export type Term =
   | {
@@ -45,7 +46,8 @@ export type Term =
   }
   | { op: "identity"; src: number; bn: boolean; params: TermParams }
   | { op: "avgpool3"; src: number }
-  | { op: "avgpool2"; src: number };
+  | { op: "avgpool2"; src: number }
+  | { op: "subsample2"; src: number };
 
 /** A tensor of the plan: the sum of its terms. Tensor 0 is the input image batch and has no terms. */
 export interface PlanTensor {

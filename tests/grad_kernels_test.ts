@@ -7,6 +7,7 @@ import {
   groupsFor,
   headBackwardKernels,
   maskAccKernel,
+  pick2BackwardKernel,
   pool2BackwardKernel,
   pool3BackwardKernel,
 } from "../shaders/backward.ts";
@@ -23,6 +24,7 @@ import {
   conv2dBackward,
   crossEntropy,
   headBackward,
+  pick2Backward,
 } from "./reference_grad.ts";
 
 const gpu = await testGpu();
@@ -221,6 +223,20 @@ Deno.test({
           `pool2 ${n}x${c}x${h}x${w}`,
         );
         bdx.destroy();
+        const bdp = up(g, prev);
+        const [dp] = await run(g, [{
+          kernel: pick2BackwardKernel(n, c, h, w),
+          bindings: [bg2, bdp, half],
+          items: size,
+        }], [{ buf: bdp, floats: size }]);
+        const wantPick = pick2Backward(t4(g2, n, c, ho, wo), h, w);
+        assertClose(
+          dp!,
+          Float64Array.from(wantPick.d, (v, i) => 0.5 * v + prev[i]!),
+          1e-6,
+          `pick2 ${h}x${w}`,
+        );
+        bdp.destroy();
         bg2.destroy();
       }
       bx.destroy();

@@ -13,6 +13,7 @@ import {
 } from "../shaders/kernels.ts";
 import type { Binding, Gpu, PooledBuffer } from "../shaders/gpu.ts";
 import { Rng } from "../spaces/rng.ts";
+import { pick2 } from "./reference_grad.ts";
 import { assertClose, assertExact, randomFloats, testGpu } from "./_helpers.ts";
 import {
   add,
@@ -255,6 +256,16 @@ Deno.test({
       };
       const got = await runNode(gpu!, spec, [x], []);
       assertExact(got.out, avgPool2(t4(x, n!, c!, sh!, sw!)).d, `avgpool2 ramp ${sh}x${sw}`);
+      // The nearest half-size resize (GenNAS heads) picks element (2y, 2x); added to a raw term.
+      const r = new Float32Array(n! * c! * (sh! >> 1) * (sw! >> 1)).map((_, i) => i % 7);
+      const pick = await runNode(
+        gpu!,
+        { ...spec, terms: [{ kind: "pick2", sh: sh!, sw: sw! }, { kind: "raw" }] },
+        [x, r],
+        [],
+      );
+      const want = pick2(t4(x, n!, c!, sh!, sw!)).d.map((v, i) => v + r[i]!);
+      assertExact(pick.out, want, `pick2 ${sh}x${sw}`);
     }
     const ones = new Float32Array(1 * 1 * 5 * 4).fill(1);
     const p = await runNode(

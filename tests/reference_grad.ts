@@ -134,6 +134,29 @@ export function avgPool2Backward(dy: T4, h: number, w: number): T4 {
   return dx;
 }
 
+/** Nearest resize to half size: element (2y, 2x) of each plane. */
+export function pick2(x: T4): T4 {
+  const h = Math.floor(x.h / 2), w = Math.floor(x.w / 2);
+  const y = zeros(x.n, x.c, h, w);
+  for (let p = 0; p < x.n * x.c; p++) {
+    for (let i = 0; i < h; i++) {
+      for (let j = 0; j < w; j++) y.d[(p * h + i) * w + j] = x.d[(p * x.h + 2 * i) * x.w + 2 * j]!;
+    }
+  }
+  return y;
+}
+
+/** Gradient of {@link pick2} (input h x w). */
+export function pick2Backward(dy: T4, h: number, w: number): T4 {
+  const dx = zeros(dy.n, dy.c, h, w);
+  for (let p = 0; p < dy.n * dy.c; p++) {
+    for (let i = 0; i < dy.h; i++) {
+      for (let j = 0; j < dy.w; j++) dx.d[(p * h + 2 * i) * w + 2 * j] = dy.d[(p * dy.h + i) * dy.w + j]!;
+    }
+  }
+  return dx;
+}
+
 /** Gradients of logits = Linear(GAP(ReLU(x))) from dlogits [n][classes]. */
 export function headBackward(
   x: T4,
@@ -240,7 +263,8 @@ export function planForwardRef(
           ? batchNorm(src, param(params, term.params.bnWeight), param(params, term.params.bnBias))
           : src;
       } else if (term.op === "avgpool3") v = avgPool3(src);
-      else v = avgPool2(src);
+      else if (term.op === "avgpool2") v = avgPool2(src);
+      else v = pick2(src);
       outs.push(pre);
       const s = zeros(sum.n, sum.c, sum.h, sum.w);
       for (let i = 0; i < s.d.length; i++) s.d[i] = sum.d[i]! + v.d[i]!;
@@ -344,7 +368,8 @@ export function planBackwardRef(
           addInto(d[term.src]!, b.dy);
         } else addInto(d[term.src]!, dt);
       } else if (term.op === "avgpool3") addInto(d[term.src]!, avgPool3Backward(dt));
-      else addInto(d[term.src]!, avgPool2Backward(dt, src.h, src.w));
+      else if (term.op === "avgpool2") addInto(d[term.src]!, avgPool2Backward(dt, src.h, src.w));
+      else addInto(d[term.src]!, pick2Backward(dt, src.h, src.w));
     });
   }
   return { grads, dinput: d[0]! };

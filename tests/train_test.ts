@@ -205,7 +205,7 @@ Deno.test({
     const g = gpu!;
     const n = 4;
     const cfg: GennasConfig = { ...GENNAS_DEFAULTS, iterations: 100 };
-    for (const seed of [1, 4]) {
+    for (const seed of [2, 4]) {
       const { plan, params, targets, inputs } = tinyTask(ARCHS[2]!, seed, n);
       const want = gennasRef(plan, params, inputs, targets, n, cfg);
       if (!(want.margin > 2e-6)) {

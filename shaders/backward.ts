@@ -154,12 +154,19 @@ export const headBackwardKernels = memoize(function headBackwardKernels(
   return { loss: k("loss"), featGrad: k("feat_grad"), xGrad: k("x_grad"), wGrad: k("w_grad") };
 });
 
-/** Output and input channels per invocation of the blocked weight-gradient kernel. */
-export function dwBlocking(spec: ConvSpec): { tc: number; tci: number } {
+/**
+ * Blocking of the weight-gradient kernel: output x input channels per invocation, and output pixels per
+ * inner step (stride 1 only: PX neighbouring pixels share K + PX - 1 loads of each input row instead of
+ * K * PX). The pixels of a step are accumulated in raster order, so every blocking sums in the same order
+ * and gives the same bits.
+ */
+export function dwBlocking(spec: ConvSpec): { tc: number; tci: number; px: number } {
   const tc = spec.cout >= 16 ? 16 : spec.cout >= 8 ? 8 : spec.cout;
   // 1x1: each loaded dy value would feed one tap only, so block over input channels too.
   const tci = spec.k === 1 ? Math.min(8, spec.cin) : Math.min(2, spec.cin);
-  return { tc, tci };
+  const { wo } = convOutSize(spec);
+  const px = spec.stride === 1 && spec.k > 1 && wo % 2 === 0 ? 2 : 1;
+  return { tc, tci, px };
 }
 
 /**
@@ -167,35 +174,49 @@ export function dwBlocking(spec: ConvSpec): { tc: number; tci: number } {
  * part), dispatch over N * ceil(COUT/TC) * ceil(CIN/TCI) invocations. Reduce with
  * `convBackwardKernels(...).dwReduce`.
  */
-export const convDwKernel = memoize(function convDwKernel(spec: ConvSpec): { kernel: Kernel; items: number } {
+export const convDwKernel = memoize(function convDwKernel(
+  spec: ConvSpec,
+  blocking: { tc: number; tci: number; px: number } = dwBlocking(spec),
+): { kernel: Kernel; items: number } {
   const { ho, wo } = convOutSize(spec);
-  const { tc, tci } = dwBlocking(spec);
+  const { tc, tci, px } = blocking;
+  if (px > 1 && (spec.stride !== 1 || wo % px !== 0)) {
+    throw new RangeError(`convDwKernel: px ${px} for ${JSON.stringify(spec)}`);
+  }
   const kk = spec.k * spec.k;
   const decl: string[] = [];
   for (let c = 0; c < tc; c++) {
     for (let j = 0; j < tci; j++) for (let t = 0; t < kk; t++) decl.push(`  var a_${c}_${j}_${t} = 0.0;`);
   }
   const body: string[] = [];
+  // Input columns the step reads: ix0 + q for q < span (stride 1), or ix0 + kx (one pixel, any stride).
+  const span = px > 1 ? px + spec.k - 1 : spec.k;
   for (let j = 0; j < tci; j++) {
     body.push(`      let xb${j} = xbase + min(${j}u, CIN - 1u - cib * TCI) * H * W;`);
     for (let ky = 0; ky < spec.k; ky++) {
       body.push(`      let iy${j}_${ky} = yb + ${ky};`);
       body.push(`      let ry${j}_${ky} = xb${j} + u32(clamp(iy${j}_${ky}, 0, i32(H) - 1)) * W;`);
-      for (let kx = 0; kx < spec.k; kx++) {
-        const t = ky * spec.k + kx;
-        const load = `x[ry${j}_${ky} + u32(clamp(ix0 + ${kx}, 0, i32(W) - 1))]`;
+      for (let q = 0; q < span; q++) {
+        const load = `x[ry${j}_${ky} + u32(clamp(ix0 + ${q}, 0, i32(W) - 1))]`;
         const v = spec.relu ? `max(${load}, 0.0)` : load;
         body.push(
-          `      let v${j}_${t} = select(0.0, ${v}, iy${j}_${ky} >= 0 && iy${j}_${ky} < i32(H) && ix0 + ${kx} >= 0 && ix0 + ${kx} < i32(W));`,
+          `      let v${j}_${ky}_${q} = select(0.0, ${v}, iy${j}_${ky} >= 0 && iy${j}_${ky} < i32(H) && ix0 + ${q} >= 0 && ix0 + ${q} < i32(W));`,
         );
       }
     }
   }
-  for (let c = 0; c < tc; c++) {
-    body.push(`      let g${c} = dy[((n * COUT + min(cob * TC + ${c}u, COUT - 1u)) * HO + oy) * WO + ox];`);
-    for (let j = 0; j < tci; j++) {
-      for (let t = 0; t < kk; t++) {
-        body.push(`      a_${c}_${j}_${t} = fma(g${c}, v${j}_${t}, a_${c}_${j}_${t});`);
+  for (let p = 0; p < px; p++) {
+    for (let c = 0; c < tc; c++) {
+      body.push(
+        `      let g${c}_${p} = dy[((n * COUT + min(cob * TC + ${c}u, COUT - 1u)) * HO + oy) * WO + ox + ${p}u];`,
+      );
+      for (let j = 0; j < tci; j++) {
+        for (let ky = 0; ky < spec.k; ky++) {
+          for (let kx = 0; kx < spec.k; kx++) {
+            const t = ky * spec.k + kx;
+            body.push(`      a_${c}_${j}_${t} = fma(g${c}_${p}, v${j}_${ky}_${p + kx}, a_${c}_${j}_${t});`);
+          }
+        }
       }
     }
   }
@@ -218,13 +239,16 @@ export const convDwKernel = memoize(function convDwKernel(spec: ConvSpec): { ker
     PAD: spec.pad,
     TC: tc,
     TCI: tci,
+    PX: px,
     DECL: decl.join("\n"),
     BODY: body.join("\n"),
     STORE: store.join("\n"),
   });
   return {
     kernel: {
-      name: `conv_dw_k${spec.k}s${spec.stride}p${spec.pad}${spec.relu ? "_relu" : ""}_tc${tc}x${tci}`,
+      name: `conv_dw_k${spec.k}s${spec.stride}p${spec.pad}${spec.relu ? "_relu" : ""}_tc${tc}x${tci}${
+        px > 1 ? `p${px}` : ""
+      }`,
       code,
       constants: { N: spec.n, CIN: spec.cin, H: spec.h, W: spec.w, COUT: spec.cout, HO: ho, WO: wo },
     },

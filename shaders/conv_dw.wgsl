@@ -2,7 +2,8 @@
 //   part[n,co,ci,ky,kx] = sum_{oy,ox} dy[n,co,oy,ox] * f(x[n,ci,oy*S+ky-PAD,ox*S+kx-PAD]),  f = ReLU when RELU
 // (zero padding). conv_backward.wgsl's dw_reduce then sums the images in order. One invocation computes the
 // K*K taps of TC output and TCI input channels of one image; the loops over taps and channels are unrolled
-// by backward.ts into scalar registers (a_<out>_<in>_<tap>).
+// by backward.ts into scalar registers (a_<out>_<in>_<tap>). Each inner step takes PX neighbouring output
+// pixels (stride 1), which share their input loads; pixels are accumulated in raster order.
 //
 // Bindings:
 //   0 x    : array<f32>  [N][CIN][H][W] the forward input (before f)
@@ -27,6 +28,7 @@ const S: u32 = ${S}u;
 const PAD: i32 = ${PAD};
 const TC: u32 = ${TC}u;
 const TCI: u32 = ${TCI}u;
+const PX: u32 = ${PX}u;
 
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
@@ -42,7 +44,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   let xbase = (n * CIN + cib * TCI) * H * W;
 ${DECL}
   for (var oy = 0u; oy < HO; oy++) {
-    for (var ox = 0u; ox < WO; ox++) {
+    for (var ox = 0u; ox < WO; ox += PX) {
       let yb = i32(oy * S) - PAD;
       let ix0 = i32(ox * S) - PAD;
 ${BODY}

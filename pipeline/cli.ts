@@ -77,7 +77,7 @@ const HELP: Record<string, string> = {
                     ntk: minus the condition number of the empirical NTK (TE-NAS's trainability), mean of 3
                     inits; costs one backward pass per image, so use a small batch (e.g. --batch 16).
                     gennas: minus the loss after 100 SGD steps of regression onto synthetic targets, trained
-                    on the GPU (Li et al. 2021; --batch 16 as the paper; 32x32 datasets).
+                    on the GPU (Li et al. 2021; --batch 16 as the paper; 16x16 images are upsampled).
                     Several, comma-separated (--proxy grad_norm,snip,fisher): one row per arch and proxy;
                     naswot, das and linear_regions share one forward pass, grad_norm, snip and fisher one
                     forward + backward pass

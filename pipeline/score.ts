@@ -11,7 +11,13 @@ import { Gpu } from "../shaders/gpu.ts";
 import { linearRegions, naswot, normalizedLogdet } from "../proxies/naswot.ts";
 import { ntkScore } from "../proxies/ntk.ts";
 import { GENNAS_DEFAULTS, gennasScore } from "../proxies/gennas.ts";
-import { buildTargets, COMBO, noisyInput, type TargetSpec } from "../proxies/gennas_targets.ts";
+import {
+  buildTargets,
+  COMBO,
+  noisyInput,
+  type TargetSpec,
+  upsampleNearest,
+} from "../proxies/gennas_targets.ts";
 import { GRADIENT_PROXIES, gradientScore, gradientScores, isGradientProxy } from "../proxies/gradient.ts";
 import { parseArch } from "../spaces/nb201.ts";
 import { lowerNb201 } from "../spaces/nb201_network.ts";
@@ -289,19 +295,24 @@ export async function scoreArch(
 ): Promise<{ row: ScoreRow; logdetGpu: number }> {
   const { input, classes } = datasetShape(o.dataset);
   if (key.proxy === "gennas") {
-    if (input.h !== 32 || input.w !== 32) {
+    // GenNAS runs at 32x32: 16x16 images (ImageNet16-120) are upsampled by nearest, as the authors do.
+    if (input.h * 2 !== 32 && input.h !== 32) {
       throw new UsageError(
-        `--proxy gennas: 32x32 inputs only (${o.dataset} is ${input.h}x${input.w}; GenNAS upsamples those, which is not implemented)`,
+        `--proxy gennas: 32x32 or 16x16 inputs only (${o.dataset} is ${input.h}x${input.w})`,
       );
     }
+    const f = 32 / input.h;
+    const images = f === 1
+      ? data.images
+      : upsampleNearest(data.images, o.batch * input.c, input.h, input.w, f);
     const task = o.gennasTask ?? COMBO;
     const plan = lowerNb201(parseArch(archStr), {
-      input,
+      input: { c: input.c, h: 32, w: 32 },
       classes,
       regressionHeads: { channels: task.channels, size: 8 },
     });
-    const targets = buildTargets(task, data.images, o.batch, input.h, input.w, o.seed);
-    const inputs = (step: number) => noisyInput(task, data.images, o.seed, step);
+    const targets = buildTargets(task, images, o.batch, 32, 32, o.seed);
+    const inputs = (step: number) => noisyInput(task, images, o.seed, step);
     const r = await gennasScore(gpu, plan, inputs, targets, o.batch, o.seed, {
       ...GENNAS_DEFAULTS,
       iterations: o.gennasIters ?? GENNAS_DEFAULTS.iterations,

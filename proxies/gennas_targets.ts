@@ -261,3 +261,26 @@ export function noisyInput(spec: TargetSpec, images: Float32Array, seed: number,
   const l = spec.noise.level;
   return images.map((v) => v + (spec.noise.type === "uniform" ? rng.uniform(-l, l) : l * rng.normal()));
 }
+
+/** Nearest upsampling of `planes` h x w planes by an integer factor (each pixel repeated f x f). */
+export function upsampleNearest(
+  x: Float32Array,
+  planes: number,
+  h: number,
+  w: number,
+  f: number,
+): Float32Array {
+  if (x.length !== planes * h * w) {
+    throw new RangeError(`upsampleNearest: ${x.length} values, ${planes}x${h}x${w}`);
+  }
+  const H = h * f, W = w * f;
+  const out = new Float32Array(planes * H * W);
+  for (let p = 0; p < planes; p++) {
+    for (let i = 0; i < H; i++) {
+      for (let j = 0; j < W; j++) {
+        out[(p * H + i) * W + j] = x[(p * h + Math.floor(i / f)) * w + Math.floor(j / f)]!;
+      }
+    }
+  }
+  return out;
+}

@@ -10,6 +10,7 @@ import {
   COMBO,
   noisyInput,
   type TargetSpec,
+  upsampleNearest,
 } from "../proxies/gennas_targets.ts";
 import { lowerNb201 } from "../spaces/nb201_network.ts";
 import { parseArch } from "../spaces/nb201.ts";
@@ -290,4 +291,8 @@ Deno.test("GenNAS targets: sums of their parts, fixed by the seed; a task file i
   const x1 = noisyInput(u, images, 0, 1);
   if (!x0.every((v, i) => Math.abs(v - images[i]!) <= 0.1 + 1e-6)) throw new Error("uniform noise bound");
   if (x0.every((v, i) => v === x1[i])) throw new Error("fresh noise each step");
+  // 16x16 images go to 32x32 by nearest upsampling (GenNAS on ImageNet16-120).
+  const up = upsampleNearest(Float32Array.of(1, 2, 3, 4, 5, 6, 7, 8), 2, 2, 2, 2);
+  assertClose(up.slice(0, 16), [1, 1, 2, 2, 1, 1, 2, 2, 3, 3, 4, 4, 3, 3, 4, 4], 0, "upsample plane 0");
+  assertClose(up.slice(16, 20), [5, 5, 6, 6], 0, "upsample plane 1");
 });

@@ -5,6 +5,7 @@
 //   relu  : max(src, 0)
 //   pool3 : 3x3 average, stride 1, pad 1, padding excluded from the divisor (AvgPool2d count_include_pad=False)
 //   pool2 : 2x2 average, stride 2 (AvgPool2d(2, 2)); the source is SH x SW
+//   pick2 : element (2y, 2x) of an SH x SW source (nearest resize to half size; no vec4 variant)
 // An empty term list writes zeros.
 //
 // Bindings:

@@ -20,6 +20,8 @@ import { kendallTauB, spearmanRho } from "./_stats.ts";
 import { datasetShape } from "./build.ts";
 import { readBenchTable } from "./evaluate.ts";
 import {
+  type DasPoint,
+  dasSweepSpec,
   type KernelPanel,
   kernelSpec,
   meanStepCurve,
@@ -126,12 +128,22 @@ export async function runReport(o: ReportOptions): Promise<string[]> {
     // Every proxy (and ensemble) of the file against every accuracy the paper tables use.
     const metrics = [...new Set([o.metric, "cifar10_test_200", "cifar100_test_200", "imagenet16_test_200"])]
       .filter((m) => bench.metrics.includes(m));
-    const lines = groups.map((g) => {
+    // DAS recombinations (das@W) sort by W among themselves; every other group keeps its place.
+    const dasW = (p: string) => (p.startsWith("das@") ? Number(p.slice(4)) : NaN);
+    const ordered = [...groups].sort((a, b) => {
+      const wa = dasW(a.key.proxy), wb = dasW(b.key.proxy);
+      return Number.isNaN(wa) || Number.isNaN(wb) ? 0 : wa - wb;
+    });
+    const dasPoints: DasPoint[] = [];
+    const lines = ordered.map((g) => {
       const cells = metrics.map((m) => {
         const q = withAcc(m, g.rows);
         const x = q.map((p) => p.score);
         const y = q.map((p) => p.accuracy);
-        return q.length < 2 ? "n/a" : `${f(kendallTauB(x, y), 3)} / ${f(spearmanRho(x, y), 3)}`;
+        if (q.length < 2) return "n/a";
+        const t = kendallTauB(x, y);
+        if (!Number.isNaN(dasW(g.key.proxy))) dasPoints.push({ w: dasW(g.key.proxy), metric: m, tau: t });
+        return `${f(t, 3)} / ${f(spearmanRho(x, y), 3)}`;
       });
       return `| ${g.key.proxy} | ${g.rows.length} | ${g.key.dataset} | ${g.key.batch} | ${g.key.seed} | ${
         cells.join(" | ")
@@ -145,6 +157,15 @@ export async function runReport(o: ReportOptions): Promise<string[]> {
     );
     if (o.data !== undefined && proxy === "naswot") {
       figures.push(await kernelFigure(pts, o));
+    }
+    if (new Set(dasPoints.map((p) => p.w)).size >= 2) {
+      figures.push({
+        id: "das",
+        title: "DAS: Kendall tau against the weight W",
+        caption: `log|det(K/N_A)| + W log N_A (\`rank --ensemble das@W\`), each W a proxy of ${o.scores}; ` +
+          `W = batch size is NASWOT.`,
+        svg: await renderSvg(dasSweepSpec(dasPoints)),
+      });
     }
   }
 

@@ -122,6 +122,40 @@ export function searchVsNSpec(points: readonly SearchPoint[]): VlSpec {
   };
 }
 
+/** Kendall tau of DAS's recombination log|det(K/N_A)| + W log N_A against one accuracy column. */
+export interface DasPoint {
+  w: number;
+  metric: string;
+  tau: number;
+}
+
+/** Kendall tau against W (symmetric-log axis, so W = 0 fits), one line per accuracy column. */
+export function dasSweepSpec(points: readonly DasPoint[]): VlSpec {
+  return {
+    $schema: SCHEMA,
+    title: { text: "DAS: rank correlation against the weight W", subtitle: "log|det(K/N_A)| + W log N_A" },
+    width: WIDTH,
+    height: HEIGHT,
+    data: { values: points.map((p) => ({ ...p, tau: Math.round(p.tau * 1e4) / 1e4 })) },
+    mark: { type: "line", point: true },
+    encoding: {
+      x: {
+        field: "w",
+        type: "quantitative",
+        scale: { type: "symlog" },
+        axis: {
+          values: [...new Set(points.map((p) => p.w))].sort((a, b) => a - b),
+          format: ",.0f",
+          labelAngle: -45,
+        },
+        title: "W",
+      },
+      y: { field: "tau", type: "quantitative", scale: { zero: false }, title: "Kendall tau" },
+      color: { field: "metric", type: "nominal", title: "accuracy" },
+    },
+  };
+}
+
 /** Mean best-so-far accuracy of an evolution protocol at a simulated time. */
 export interface TrajectoryPoint {
   algo: string;

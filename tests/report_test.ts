@@ -55,6 +55,10 @@ async function fixture(): Promise<string> {
   ARCHS.forEach((i, k) => {
     const a = formatArch(indexToArch(i));
     scores.push(`${i},${a},naswot,synthetic-cifar10,8,0,${k === 3 ? "-inf" : (10 + k).toFixed(6)},100`);
+    // DAS recombinations as rank writes them: a sweep over W draws the tau-against-W figure.
+    for (const w of [0, 8, 64]) {
+      scores.push(`${i},${a},das@${w},synthetic-cifar10,8,0,${(((k * 7) % 5) + w * k / 10).toFixed(6)},100`);
+    }
     bench.push(`${i},${a},${(60 + 5 * k).toFixed(3)},${(50 + 4 * k).toFixed(3)}`);
   });
   await Deno.writeTextFile(`${dir}/scores.csv`, scores.join("\n") + "\n");
@@ -123,7 +127,7 @@ async function report(dir: string): Promise<{ code: number; err: string }> {
   return { code: r.code, err: new TextDecoder().decode(r.stderr) };
 }
 
-const FIGURES = ["scatter", "kernels", "search_n", "trajectories"];
+const FIGURES = ["scatter", "kernels", "das", "search_n", "trajectories"];
 
 Deno.test({
   name:

@@ -10,7 +10,7 @@
  *    (dispatch, upload and read-back overhead).
  * 5. Gradient proxies: seconds per arch for the mixed cell at `--grad-batch` (default 64), after checking the
  *    GPU backward against the float64 reference on a tiny network.
- * 6. TE-NAS's ntk for the mixed cell at `--ntk-batch` (default 16): one forward, one backward pass per image,
+ * 6. TE-NAS's ntk for the mixed cell at `--ntk-batch` (default 8): one forward, one backward pass per image,
  *    3 inits. das and linear_regions come out of NASWOT's pass (section 4) at no extra GPU cost.
  * 7. GenNAS for the mixed cell at batch 16: seconds per training step (forward, MSE, backward, SGD; no
  *    read-back) over `--gennas-iters` steps (default 10), and the per-arch time of the paper's 100 steps plus
@@ -247,7 +247,7 @@ for (const [name, arch] of FIXED) {
 }
 // 6. ntk: seconds per arch for the mixed cell.
 {
-  const NB = flag("--ntk-batch", 16);
+  const NB = flag("--ntk-batch", 8);
   const plan = lowerNb201(parseArch(FIXED[2]![1]), { classes: 10 });
   const nin = gpu.upload(syntheticBatch({ batch: NB, seed: 0 }).data, "bench.ntk.batch");
   const first = await ntkScore(gpu, plan, nin, NB, 0); // compile

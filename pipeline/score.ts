@@ -295,23 +295,18 @@ export async function scoreArch(
 ): Promise<{ row: ScoreRow; logdetGpu: number }> {
   const { input, classes } = datasetShape(o.dataset);
   if (key.proxy === "gennas") {
-    // GenNAS runs at 32x32: 16x16 images (ImageNet16-120) are upsampled by nearest, as the authors do.
-    if (input.h * 2 !== 32 && input.h !== 32) {
+    if (input.h !== input.w || ![16, 32].includes(input.h)) {
       throw new UsageError(
         `--proxy gennas: 32x32 or 16x16 inputs only (${o.dataset} is ${input.h}x${input.w})`,
       );
     }
-    const f = 32 / input.h;
-    const images = f === 1
-      ? data.images
-      : upsampleNearest(data.images, o.batch * input.c, input.h, input.w, f);
     const task = o.gennasTask ?? COMBO;
+    const { images, targets } = gennasData(data, task, input, o);
     const plan = lowerNb201(parseArch(archStr), {
       input: { c: input.c, h: 32, w: 32 },
       classes,
       regressionHeads: { channels: task.channels, size: 8 },
     });
-    const targets = buildTargets(task, images, o.batch, 32, 32, o.seed);
     const inputs = (step: number) => noisyInput(task, images, o.seed, step);
     const r = await gennasScore(gpu, plan, inputs, targets, o.batch, o.seed, {
       ...GENNAS_DEFAULTS,
@@ -330,6 +325,34 @@ export async function scoreArch(
     return { row: { index, arch_str: archStr, ...key, score, n_units: 0 }, logdetGpu: NaN };
   }
   return (await forwardScores(gpu, data, index, archStr, o, key, [key.proxy]))[0]!;
+}
+
+const gennasCache = new WeakMap<
+  ScoringInput,
+  { key: string; images: Float32Array; targets: Float32Array[] }
+>();
+
+/**
+ * GenNAS's 32x32 images (16x16 ones upsampled by nearest, as the authors do) and fixed targets: the same for
+ * every arch of a run, so made once per minibatch, task and seed.
+ */
+function gennasData(
+  data: ScoringInput,
+  task: TargetSpec,
+  input: { c: number; h: number; w: number },
+  o: ArchScoreOptions,
+): { images: Float32Array; targets: Float32Array[] } {
+  const key = JSON.stringify([task, o.batch, o.seed]);
+  let d = gennasCache.get(data);
+  if (!d || d.key !== key) {
+    const f = 32 / input.h;
+    const images = f === 1
+      ? data.images
+      : upsampleNearest(data.images, o.batch * input.c, input.h, input.w, f);
+    d = { key, images, targets: buildTargets(task, images, o.batch, 32, 32, o.seed) };
+    gennasCache.set(data, d);
+  }
+  return d;
 }
 
 /** The NASWOT-pass proxies of one arch from a single forward pass, in the order of `proxies`. */

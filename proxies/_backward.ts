@@ -16,15 +16,15 @@ import {
   chanDotKernel,
   convBackwardKernels,
   convDwKernel,
-  dilatedTransposedConv,
   dilateKernel,
+  flipTransposed,
   groupsFor,
   headBackwardKernels,
+  inputGradConv,
   maskAccKernel,
   pick2BackwardKernel,
   pool2BackwardKernel,
   pool3BackwardKernel,
-  transposedConv,
 } from "../shaders/backward.ts";
 import { gatherKernel, mseKernel, type SgdConfig, sgdKernel } from "../shaders/train.ts";
 import type { NetworkPlan, Shape3 } from "../spaces/plan.ts";
@@ -149,9 +149,11 @@ export async function runGradients(
     rec.dispatch(await gpu.pipeline(k), bindings, groupsFor(items));
   };
   const gp = o.gpuParams;
+  const arranged = new Map<string, GPUBuffer>();
   /**
    * Parameters `names` arranged by `arrange` (packing, transposing): uploaded from `params`, or gathered on
-   * the GPU from `gpuParams` through an index map made by the same `arrange`.
+   * the GPU from `gpuParams` through an index map made by the same `arrange`. Made once per call under `key`
+   * (the parameters do not change within a call), so backward passes over one forward share them.
    */
   const weights = async (
     key: string,
@@ -159,11 +161,20 @@ export async function runGradients(
     arrange: (v: Float32Array[]) => Float32Array,
     label: string,
   ): Promise<GPUBuffer> => {
-    if (!gp) return upload(arrange(names.map(param)), label);
-    const m = gp.map(gpu, key, names.map((n) => n ?? ""), arrange);
-    const out = acquire(m.count * 4, label);
-    await dispatch(gatherKernel(m.count), [gp.buf, m.buf, out], m.count);
-    return out.buffer;
+    let b = arranged.get(key);
+    if (b) return b;
+    if (!gp) {
+      b = gpu.upload(arrange(names.map(param)), label);
+      keepUploads.push(b);
+    } else {
+      const m = gp.map(gpu, key, names.map((n) => n ?? ""), arrange);
+      const out = gpu.acquire(Math.max(m.count * 4, 4), label);
+      keepPooled.push(out);
+      await dispatch(gatherKernel(m.count), [gp.buf, m.buf, out], m.count);
+      b = out.buffer;
+    }
+    arranged.set(key, b);
+    return b;
   };
 
   // ---- forward, keeping what the backward needs.
@@ -327,12 +338,8 @@ export async function runGradients(
           const ks = convBackwardKernels(spec, { dx: true, dw: false });
           const x = value.get(term.src)!;
           const wlen = spec.cout * spec.cin * spec.k * spec.k;
-          // The transposed (for stride 2: dilated) convolution of dx, when the forward kernel can run it;
-          // its shape does not depend on the weights' values.
-          const trOf = (w: Float32Array) =>
-            spec.stride === 2 ? dilatedTransposedConv(spec, w) : transposedConv(spec, w);
-          const tr = trOf(new Float32Array(wlen));
-          if (dsrc && tr) {
+          const trSpec = inputGradConv(spec);
+          if (dsrc && trSpec) {
             // dx = conv(dy, flipped w^T) on the fast forward kernel (for stride 2 on dy with zeros inserted),
             // then the ReLU mask, added into dsrc.
             let g: Binding = dy;
@@ -342,16 +349,16 @@ export async function runGradients(
               g = acquire(items * 4, "dy dilated");
               await dispatch(dilateKernel(n, spec.cout, spec.h, spec.w, ho, wo), [null, dy, g], items);
             }
-            const bl = defaultBlocking(tr.spec);
-            const { kernel, groups } = convKernel(tr.spec, bl);
+            const bl = defaultBlocking(trSpec);
+            const { kernel, groups } = convKernel(trSpec, bl);
             const packed = await weights(
               `${term.params.conv}:packT${bl.tc}`,
               [term.params.conv],
-              ([w]) => packConvWeights(trOf(w!)!.w, tr.spec.cout, tr.spec.cin, tr.spec.k, bl.tc),
+              ([w]) => packConvWeights(flipTransposed(spec, w!), trSpec.cout, trSpec.cin, trSpec.k, bl.tc),
               "packed^T",
             );
             const dxPre = acquire(floats(n, srcShape) * 4, "dx");
-            encodeConv(gpu, rec, await gpu.pipeline(kernel), tr.spec, bl, groups, g, packed, dxPre);
+            encodeConv(gpu, rec, await gpu.pipeline(kernel), trSpec, bl, groups, g, packed, dxPre);
             await dispatch(
               maskAccKernel(floats(n, srcShape), spec.relu),
               [x, dxPre, dsrc],

@@ -44,10 +44,10 @@ export interface GennasResult {
 }
 
 /**
- * Trains `plan` (lowered with `regressionHeads`) from its `seed` initialisation: step t's input is
- * `inputs(t)` ([n][C][H][W]), the targets are fixed ([n][channels][size][size] per head). Returns the
- * loss of one more forward pass after the last update (on `inputs(iterations)`, batch statistics) and the
- * trained parameters.
+ * Trains `plan` (lowered with `regressionHeads`) from `params`: step t's input is `inputs(t)`
+ * ([n][C][H][W]), the targets are fixed ([n][channels][size][size] per head). Returns the loss of one more
+ * forward pass after the last update (on `inputs(iterations)`, batch statistics), and with `readParams` the
+ * trained parameters (one more read-back; scoring does not need them).
  */
 export async function gennasTrain(
   gpu: Gpu,
@@ -57,7 +57,8 @@ export async function gennasTrain(
   targets: readonly Float32Array[],
   n: number,
   cfg: GennasConfig,
-): Promise<{ loss: number; headLosses: number[]; params: Params }> {
+  readParams = false,
+): Promise<{ loss: number; headLosses: number[]; params?: Params }> {
   const outs = plan.outputs;
   if (!outs || outs.length !== targets.length || outs.length !== cfg.weights.length) {
     throw new RangeError(`gennas: plan has ${outs?.length ?? 0} heads, ${targets.length} targets`);
@@ -75,8 +76,12 @@ export async function gennasTrain(
   const recorders = [];
   try {
     // Steps 0..iterations-1 train; one more forward (inputs(iterations), no update) measures the loss.
+    let last: Float32Array | null = null;
     for (let step = 0; step <= cfg.iterations; step++) {
-      gpu.write(input, inputs(step));
+      // Without noise every step's input is the same array: write it once.
+      const x = inputs(step);
+      if (x !== last) gpu.write(input, x);
+      last = x;
       const r = await runGradients(gpu, plan, params, input.buffer, n, {
         loss: "mse",
         heads,
@@ -98,7 +103,7 @@ export async function gennasTrain(
       return s / t.length;
     });
     const loss = headLosses.reduce((a, l, i) => a + cfg.weights[i]! * l, 0);
-    return { loss, headLosses, params: await gp.read(gpu) };
+    return { loss, headLosses, ...(readParams ? { params: await gp.read(gpu) } : {}) };
   } finally {
     for (const r of recorders) r.dispose();
     for (const h of heads) h.target.destroy();

@@ -62,7 +62,7 @@ export function logdetFromHamming(ham: Uint32Array, units: number, n: number): n
  * log|det K| = this + n * log N_A. -inf when K is singular or N_A is 0.
  */
 export function normalizedLogdet(ham: Uint32Array, units: number, n: number): number {
-  if (ham.length !== n * n) throw new RangeError(`logdetFromHamming: ${ham.length} entries for n=${n}`);
+  if (ham.length !== n * n) throw new RangeError(`normalizedLogdet: ${ham.length} entries for n=${n}`);
   if (units <= 0) return -Infinity;
   const a = new Float64Array(n * n);
   for (let i = 0; i < n * n; i++) a[i] = (units - ham[i]!) / units;

@@ -17,12 +17,12 @@ import { convKernel, defaultBlocking, encodeConv, packConvWeights } from "../sha
 import { headKernels } from "../shaders/kernels.ts";
 import {
   chanDotKernel,
-  dilatedTransposedConv,
   dilateKernel,
+  flipTransposed,
   groupsFor,
+  inputGradConv,
   maskAccKernel,
   scaledKernel,
-  transposedConv,
 } from "../shaders/backward.ts";
 import { convOutSize } from "../shaders/conv2d.ts";
 import { initParams } from "../spaces/init.ts";
@@ -192,8 +192,8 @@ export async function synflowScore(gpu: Gpu, plan: NetworkPlan, seed: number): P
         dots.push({ key: `${ti}:${k}`, log: logS[ti]! + logA[ti]!, buf: dot, c: t.shape.c });
         if (!gs) continue;
         const w = abs(term.params.conv).map((v) => v * d);
-        const tr = spec.stride === 1 ? transposedConv(spec, w) : dilatedTransposedConv(spec, w);
-        if (!tr) throw new Error(`synflow: unsupported strided conv ${JSON.stringify(spec)}`);
+        const trSpec = inputGradConv(spec);
+        if (!trSpec) throw new Error(`synflow: unsupported strided conv ${JSON.stringify(spec)}`);
         let g: Binding = gt;
         if (spec.stride === 2) {
           const { ho, wo } = convOutSize(spec);
@@ -206,7 +206,7 @@ export async function synflowScore(gpu: Gpu, plan: NetworkPlan, seed: number): P
           );
         }
         const dx = acquire(size(srcShape) * 4);
-        await conv(tr.spec, tr.w, g, dx);
+        await conv(trSpec, flipTransposed(spec, w), g, dx);
         rec.dispatch(
           await gpu.pipeline(maskAccKernel(size(srcShape), spec.relu)),
           [value.get(term.src)!, dx, gs],

@@ -97,19 +97,35 @@ export const dilateKernel = memoize(function dilateKernel(
 });
 
 /**
- * The stride-2 input gradient as a stride-1 convolution: zero-insert dy to 2*HO x 2*WO (`dilateKernel`), then
- * convolve with the flipped, transposed weights and padding K-1-PAD; valid when the forward input is exactly
- * 2*HO x 2*WO (even sizes, as in NB201's reduction blocks). Returns null when it does not apply.
+ * The input gradient of a convolution as a forward convolution the fast kernel runs: dx = conv(dy', w~) with
+ * w~ = `flipTransposed(w)` and padding K-1-PAD, where dy' = dy for stride 1 and, for stride 2, dy zero-inserted
+ * to 2*HO x 2*WO (`dilateKernel`; valid when the forward input is exactly 2*HO x 2*WO, as in NB201's reduction
+ * blocks). The ReLU mask is applied afterwards. Null when it does not apply (use `convBackwardKernels` dx).
  */
-export function dilatedTransposedConv(
-  spec: ConvSpec,
-  w: Float32Array,
-): { spec: ConvSpec; w: Float32Array } | null {
+export function inputGradConv(spec: ConvSpec): ConvSpec | null {
   const { ho, wo } = convOutSize(spec);
-  if (spec.stride !== 2 || spec.h !== 2 * ho || spec.w !== 2 * wo || spec.k - 1 - spec.pad < 0) return null;
-  const t = transposedConv({ ...spec, stride: 1, h: 2 * ho, w: 2 * wo, pad: spec.pad }, w);
-  // transposedConv sized its input by the stride-1 output; here the input is the dilated gradient.
-  return { spec: { ...t.spec, h: 2 * ho, w: 2 * wo }, w: t.w };
+  const pad = spec.k - 1 - spec.pad;
+  const base = { n: spec.n, cin: spec.cout, cout: spec.cin, k: spec.k, stride: 1, pad, relu: false };
+  if (spec.stride === 1) return { ...base, h: ho, w: wo };
+  if (spec.stride !== 2 || spec.h !== 2 * ho || spec.w !== 2 * wo || pad < 0) return null;
+  return { ...base, h: 2 * ho, w: 2 * wo };
+}
+
+/** w~[ci][co][ky][kx] = w[co][ci][K-1-ky][K-1-kx]: the weights of `inputGradConv`, PyTorch layout. */
+export function flipTransposed(spec: ConvSpec, w: Float32Array): Float32Array {
+  const k = spec.k;
+  const wt = new Float32Array(w.length);
+  for (let co = 0; co < spec.cout; co++) {
+    for (let ci = 0; ci < spec.cin; ci++) {
+      for (let ky = 0; ky < k; ky++) {
+        for (let kx = 0; kx < k; kx++) {
+          wt[((ci * spec.cout + co) * k + (k - 1 - ky)) * k + (k - 1 - kx)] =
+            w[((co * spec.cin + ci) * k + ky) * k + kx]!;
+        }
+      }
+    }
+  }
+  return wt;
 }
 
 /**
@@ -256,42 +272,6 @@ export const convDwKernel = memoize(function convDwKernel(
   };
 });
 
-/**
- * The stride-1 input gradient as a forward convolution: dx = conv(dy, w~) with w~[ci][co][ky][kx] =
- * w[co][ci][K-1-ky][K-1-kx] and padding K-1-PAD (the ReLU mask is applied afterwards). Returns the spec of
- * that convolution and w~ in PyTorch layout.
- */
-export function transposedConv(spec: ConvSpec, w: Float32Array): { spec: ConvSpec; w: Float32Array } {
-  if (spec.stride !== 1) throw new RangeError("transposedConv: stride 1 only");
-  const { ho, wo } = convOutSize(spec);
-  const k = spec.k;
-  const wt = new Float32Array(w.length);
-  for (let co = 0; co < spec.cout; co++) {
-    for (let ci = 0; ci < spec.cin; ci++) {
-      for (let ky = 0; ky < k; ky++) {
-        for (let kx = 0; kx < k; kx++) {
-          wt[((ci * spec.cout + co) * k + (k - 1 - ky)) * k + (k - 1 - kx)] =
-            w[((co * spec.cin + ci) * k + ky) * k + kx]!;
-        }
-      }
-    }
-  }
-  return {
-    spec: {
-      n: spec.n,
-      cin: spec.cout,
-      h: ho,
-      w: wo,
-      cout: spec.cin,
-      k,
-      stride: 1,
-      pad: k - 1 - spec.pad,
-      relu: false,
-    },
-    w: wt,
-  };
-}
-
 /** Entries of scaled.wgsl: y += a * op(x), a in a uniform (synflow's scaled tensors). */
 export type ScaledOp = "axpy" | "pool3" | "pool2" | "pool3t" | "pool2t" | "pick2t";
 
@@ -311,8 +291,9 @@ export const scaledKernel = memoize(function scaledKernel(
     kernel: {
       name: `scaled.${op}`,
       code: scaled,
-      entry: op,
-      constants: { N: n, C: c, H: h, W: w, HO: ho, WO: wo },
+      // pick2t is pool2t with PICK (one source element of weight 1 instead of four of 1/4).
+      entry: op === "pick2t" ? "pool2t" : op,
+      constants: { N: n, C: c, H: h, W: w, HO: ho, WO: wo, ...(op === "pick2t" ? { PICK: 1 } : {}) },
     },
     items: op === "pool2" ? n * c * ho * wo : n * c * h * w,
   };

@@ -5,7 +5,8 @@
 //   pool2 : y += a * AvgPool2d(2, 2)(x)                                     (x is H x W, y is HO x WO)
 //   pool3t: y += a * AvgPool3^T(x)                                          (the backward of pool3)
 //   pool2t: y += a * AvgPool2^T(x)                                          (x is HO x WO, y is H x W)
-//   pick2t: y += a * Pick2^T(x): y[2i, 2j] += a * x[i, j], other elements unchanged (x is HO x WO)
+//           with PICK (entry pool2t): y += a * Pick2^T(x), y[2i, 2j] += a * x[i, j], the backward of the
+//           nearest half-size resize (other elements unchanged)
 //
 // Bindings:
 //   0 x    : array<f32>
@@ -23,6 +24,7 @@ override H: u32;
 override W: u32;
 override HO: u32 = 1u;
 override WO: u32 = 1u;
+override PICK: bool = false;
 
 @compute @workgroup_size(64)
 fn axpy(@builtin(global_invocation_id) gid: vec3<u32>) {
@@ -112,25 +114,10 @@ fn pool2t(@builtin(global_invocation_id) gid: vec3<u32>) {
   let xx = i % W;
   let yy = (i / W) % H;
   let nc = i / (W * H);
-  let inside = yy / 2u < HO && xx / 2u < WO;
+  // PICK: only the top-left element of each 2x2 block was read by the forward, with weight 1.
+  let inside = yy / 2u < HO && xx / 2u < WO && (!PICK || (yy % 2u == 0u && xx % 2u == 0u));
   let g = x[(nc * HO + min(yy / 2u, HO - 1u)) * WO + min(xx / 2u, WO - 1u)];
-  let v = y[i] + coef.x * select(0.0, g * 0.25, inside);
-  if (live) {
-    y[i] = v;
-  }
-}
-
-@compute @workgroup_size(64)
-fn pick2t(@builtin(global_invocation_id) gid: vec3<u32>) {
-  let total = N * C * H * W;
-  let live = gid.x < total;
-  let i = min(gid.x, total - 1u);
-  let xx = i % W;
-  let yy = (i / W) % H;
-  let nc = i / (W * H);
-  let picked = yy % 2u == 0u && xx % 2u == 0u && yy / 2u < HO && xx / 2u < WO;
-  let g = x[(nc * HO + min(yy / 2u, HO - 1u)) * WO + min(xx / 2u, WO - 1u)];
-  let v = y[i] + coef.x * select(0.0, g, picked);
+  let v = y[i] + coef.x * select(0.0, select(g * 0.25, g, PICK), inside);
   if (live) {
     y[i] = v;
   }

@@ -1,4 +1,5 @@
-// Weighted MSE of a regression head (see train.wgsl): d = 2 W (y - t) / COUNT, sq = (y - t)^2.
+// Weighted MSE of a regression head (GenNAS): d = 2 W (y - t) / COUNT, the gradient of W * mean((y - t)^2),
+// and sq = (y - t)^2, read back to get the loss.
 // Bindings: y, t, d, sq. Dispatch x = ceil(COUNT / 64).
 
 @group(0) @binding(0) var<storage, read> y: array<f32>;

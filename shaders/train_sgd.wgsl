@@ -1,5 +1,7 @@
-// SGD with momentum and weight decay on a slice of the flat parameter buffer (see train.wgsl):
+// SGD with momentum and weight decay on a slice of the flat parameter buffer (proxies/_train.ts):
 // d = g + WD w; v = MOMENTUM v + d; w = w - LR v, g = grad[u.g + i] (0 when ZERO_GRAD).
+// PyTorch's SGD (dampening 0, not Nesterov): its first step sets v = d, which equals MOMENTUM * 0 + d
+// exactly, so v starts at zero.
 // Bindings: p (flat parameters), v (flat momentum), grad, u (slice: p, g, count offsets in floats).
 // Dispatch x = ceil(u.count / 64).
 

@@ -80,6 +80,17 @@ for (const rel of RESULTS) {
   });
 }
 
+/** Runs a mod.ts command that needs no GPU from the repository root, without network access. */
+async function runNoGpu(args: string[]): Promise<void> {
+  const r = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "--allow-read", "--allow-write", "--deny-net", `${root}mod.ts`, ...args],
+    cwd: root,
+    stdout: "null",
+    stderr: "piped",
+  }).output();
+  if (r.code !== 0) throw new Error(new TextDecoder().decode(r.stderr));
+}
+
 // The committed search protocols need no GPU: rerunning the command in each manifest rewrites the same bytes.
 for (const rel of ["results/nb201/cifar10/search/rea", "results/nb201/cifar10/search/rea-c100"]) {
   const bench = sharedData("nasbench201/nb201_tss_accuracies.csv");
@@ -91,13 +102,7 @@ for (const rel of ["results/nb201/cifar10/search/rea", "results/nb201/cifar10/se
       const command: string[] = stages["search.rea"].command;
       const tmp = await Deno.makeTempDir({ prefix: "untrained-rea-" });
       const args = command.map((a, i) => (command[i - 1] === "--out" ? tmp : a));
-      const r = await new Deno.Command(Deno.execPath(), {
-        args: ["run", "--allow-read", "--allow-write", "--deny-net", `${root}mod.ts`, ...args],
-        cwd: root,
-        stdout: "null",
-        stderr: "piped",
-      }).output();
-      if (r.code !== 0) throw new Error(new TextDecoder().decode(r.stderr));
+      await runNoGpu(args);
       for (const f of ["runs.csv", "summary.json", "trajectory.csv"]) {
         const want = await Deno.readTextFile(`${root}${rel}/${f}`);
         const got = await Deno.readTextFile(`${tmp}/${f}`);
@@ -116,13 +121,7 @@ for (const rel of ["results/nb201/cifar10/search/rea", "results/nb201/cifar10/se
       .command;
     const tmp = await Deno.makeTempDir({ prefix: "untrained-das-" });
     const args = command.map((a, i) => (command[i - 1] === "--out" ? `${tmp}/ranked.csv` : a));
-    const r = await new Deno.Command(Deno.execPath(), {
-      args: ["run", "--allow-read", "--allow-write", "--deny-net", `${root}mod.ts`, ...args],
-      cwd: root,
-      stdout: "null",
-      stderr: "piped",
-    }).output();
-    if (r.code !== 0) throw new Error(new TextDecoder().decode(r.stderr));
+    await runNoGpu(args);
     const want = await Deno.readTextFile(`${root}${rel}/ranked.csv`);
     if (await Deno.readTextFile(`${tmp}/ranked.csv`) !== want) throw new Error(`${rel}/ranked.csv differs`);
     await Deno.remove(tmp, { recursive: true });

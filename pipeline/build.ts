@@ -4,12 +4,11 @@
  * @module
  */
 
-import { parseArch } from "../spaces/nb201.ts";
-import { lowerNb201 } from "../spaces/nb201_network.ts";
+import { getSpace } from "../spaces/registry.ts";
 import type { NetworkPlan, Shape3 } from "../spaces/plan.ts";
 import { DataError, UsageError } from "./_errors.ts";
 import { readJsonl, toJsonl, writeFileAtomic } from "./_io.ts";
-import type { ArchRecord } from "./sample.ts";
+import { type ArchRecord, SPACES } from "./sample.ts";
 
 /** One line of plans.jsonl. */
 export interface PlanRecord extends ArchRecord {
@@ -72,16 +71,23 @@ export function planRecord(rec: ArchRecord, plan: NetworkPlan, detail = false): 
 export function checkArchRecords(path: string, rows: Record<string, unknown>[]): ArchRecord[] {
   return rows.map((r, i) => {
     const where = `${path}:${i + 1}`;
-    if (r.space !== "nb201") {
-      throw new DataError(`${where}: unknown space ${JSON.stringify(r.space)}; known: nb201`);
+    if (typeof r.space !== "string" || !SPACES.includes(r.space)) {
+      throw new DataError(`${where}: unknown space ${JSON.stringify(r.space)}; known: ${SPACES.join(", ")}`);
     }
+    const space = getSpace(r.space);
     if (typeof r.arch_str !== "string") throw new DataError(`${where}: missing "arch_str"`);
+    let index: number;
     try {
-      parseArch(r.arch_str);
+      index = space.indexOf(r.arch_str);
     } catch (e) {
       throw new DataError(`${where}: ${(e as Error).message}`);
     }
     if (typeof r.index !== "number") throw new DataError(`${where}: missing "index"`);
+    if (r.index !== index) {
+      throw new DataError(
+        `${where}: "index" ${r.index} does not match arch_str ${r.arch_str} (index ${index})`,
+      );
+    }
     return { space: r.space, index: r.index, arch_str: r.arch_str };
   });
 }
@@ -89,7 +95,7 @@ export function checkArchRecords(path: string, rows: Record<string, unknown>[]):
 /** Lowers every record for a dataset's input shape and head. */
 export function buildPlans(records: ArchRecord[], dataset: string, detail = false): PlanRecord[] {
   const { input, classes } = datasetShape(dataset);
-  return records.map((r) => planRecord(r, lowerNb201(parseArch(r.arch_str), { input, classes }), detail));
+  return records.map((r) => planRecord(r, getSpace(r.space).lower(r.arch_str, { input, classes }), detail));
 }
 
 /** Options of the build stage. */

@@ -45,13 +45,15 @@ Run 'mod.ts <command> --help' for its flags. Example:
 
 const HELP: Record<string, string> = {
   sample:
-    `usage: mod.ts sample --space nb201 (--n N --seed S [--replace] | --from FILE | --all) --out archs.jsonl
+    `usage: mod.ts sample --space NAME (--n N --seed S [--replace] | --from FILE | --all) --out archs.jsonl
 
-  --space nb201     search space (NAS-Bench-201 topology space, 15,625 cells)
+  --space NAME      search space: nb201 (NAS-Bench-201 topology space, 15,625 cells, arch strings
+                    |op~0|+|op~0|op~1|+|op~0|op~1|op~2|) or nats-sss (NATS-Bench size space: NB201 cell 9930
+                    with 5 widths in 8,16,...,64, 32,768 networks, arch strings c0:c1:c2:c3:c4, e.g. 8:16:32:48:64)
   --n N             draw N architectures uniformly at random (without replacement unless --replace)
   --seed S          seed of the draw (default 0)
   --replace         draw with replacement (the NASWOT random-search protocol)
-  --from FILE       one NB201 arch string or benchmark index per line (# comments allowed)
+  --from FILE       one arch string or benchmark index per line (# comments allowed)
   --all             every architecture of the space, in benchmark index order (15,625 for nb201)
   --out FILE        output JSONL: {"arch_str", "index", "space"} per line
 `,
@@ -525,6 +527,12 @@ export async function main(argv: string[]): Promise<number> {
           const protocolOnly = ["from", "replace", "split"] as const;
           for (const k of protocolOnly) {
             if (v[k] !== undefined) throw new UsageError(`--${k} does not apply to --algo/--runs`);
+          }
+          if (v.space !== undefined && v.space !== "nb201") {
+            throw new UsageError(
+              `--space ${v.space}: the search protocols (--algo) judge runs by a benchmark table indexed in ` +
+                `NB201 order; for other spaces run the main job: mod.ts search --space ${v.space} --n N`,
+            );
           }
           const r = await runProtocol({
             algo: (v.algo ?? "random") as Algo,

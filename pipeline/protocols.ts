@@ -7,7 +7,8 @@
  * @module
  */
 
-import { archToIndex, indexToArch, mutateArch, NB201_SIZE, sampleIndices } from "../spaces/nb201.ts";
+import { nb201Space } from "../spaces/nb201_space.ts";
+import type { SearchSpace } from "../spaces/space.ts";
 import { deriveSeed, Rng } from "../spaces/rng.ts";
 
 /** Scores of benchmark indices (a proxy, higher is better; `-Infinity` for degenerate archs). */
@@ -24,9 +25,14 @@ export interface Evaluation {
 /** Benchmark lookup for REA: fitness and simulated training time of an index. */
 export type TrainFn = (index: number) => Evaluation;
 
-/** The draws of one random-search run: N indices uniformly with replacement, from (seed, run). */
-export function randomSearchDraws(n: number, seed: number, run: number): number[] {
-  return sampleIndices(n, deriveSeed(seed, "random-search", run), { replace: true });
+/** The draws of one random-search run: N indices of `space` uniformly with replacement, from (seed, run). */
+export function randomSearchDraws(
+  n: number,
+  seed: number,
+  run: number,
+  space: SearchSpace = nb201Space,
+): number[] {
+  return space.sample(n, deriveSeed(seed, "random-search", run), { replace: true });
 }
 
 /**
@@ -80,16 +86,17 @@ export interface ReaParams {
 }
 
 /**
- * Regularized evolution over NB201. `evaluate` gives each architecture's fitness and simulated cost;
+ * Regularized evolution over a search space (NB201 by default). `evaluate` gives each architecture's fitness and simulated cost;
  * evolution stops when the next evaluation would exceed either budget. The initial population is `initial`
- * (AREA) or P uniform draws; each step draws S members with replacement, mutates the fittest (one edge to a
- * different op), adds the child and drops the oldest member.
+ * (AREA) or P uniform draws; each step draws S members with replacement, mutates the fittest (`space.mutate`: on
+ * NB201 one edge to a different op), adds the child and drops the oldest member.
  */
 export async function regularizedEvolution(
   params: ReaParams,
   rng: Rng,
   evaluate: (index: number) => Promise<Evaluation>,
   initial?: readonly number[],
+  space: SearchSpace = nb201Space,
 ): Promise<EvolutionResult> {
   const { population: P, sample: S } = params;
   if (!Number.isInteger(P) || P < 1) throw new RangeError(`population must be a positive integer, got ${P}`);
@@ -114,7 +121,7 @@ export async function regularizedEvolution(
     trajectory.push({ evaluated, seconds, best, bestFitness });
     return true;
   };
-  const start = initial ?? Array.from({ length: P }, () => rng.int(NB201_SIZE));
+  const start = initial ?? Array.from({ length: P }, () => rng.int(space.size));
   for (const index of start.slice(0, P)) {
     if (!(await tryAdd(index))) return finish();
   }
@@ -124,7 +131,7 @@ export async function regularizedEvolution(
       const c = pop[rng.int(pop.length)]!;
       if (c.fitness > parent.fitness) parent = c;
     }
-    const child = archToIndex(mutateArch(indexToArch(parent.index), rng));
+    const child = space.mutate(parent.index, rng);
     if (!(await tryAdd(child))) return finish();
     pop.shift();
   }
@@ -141,8 +148,9 @@ export async function areaPopulation(
   seed: number,
   run: number,
   score: ScoreFn,
+  space: SearchSpace = nb201Space,
 ): Promise<number[]> {
-  const draws = sampleIndices(candidates, deriveSeed(seed, "area", run), { replace: false });
+  const draws = space.sample(candidates, deriveSeed(seed, "area", run), { replace: false });
   const scores = await score(draws);
   const order = draws.map((_, i) => i).sort((a, b) => {
     const sa = scores[a]!;

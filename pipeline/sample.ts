@@ -4,69 +4,63 @@
  * @module
  */
 
-import {
-  ArchParseError,
-  archToIndex,
-  formatArch,
-  indexToArch,
-  NB201_SIZE,
-  parseArchOrIndex,
-  sampleIndices,
-} from "../spaces/nb201.ts";
+import { getSpace, SPACES as SPACE_TABLE } from "../spaces/registry.ts";
+import { ArchParseError, type SearchSpace } from "../spaces/space.ts";
 import { UsageError } from "./_errors.ts";
 import { readTextInput, toJsonl, writeFileAtomic } from "./_io.ts";
 
 /** One line of archs.jsonl. */
 export interface ArchRecord {
   space: string;
-  /** Benchmark index (NB201 official order). */
+  /** Benchmark index (the space's official order). */
   index: number;
   arch_str: string;
 }
 
-/** Search spaces the pipeline knows. */
-export const SPACES = ["nb201"] as const;
+/** Search spaces the pipeline knows (`--space` values). */
+export const SPACES: readonly string[] = [...SPACE_TABLE.keys()];
+
+/** The space of a `--space` value; an unknown name is a usage error listing the known ones. */
+export function spaceOf(space: string): SearchSpace {
+  if (!SPACE_TABLE.has(space)) {
+    throw new UsageError(`--space: unknown search space "${space}"; known: ${SPACES.join(", ")}`);
+  }
+  return getSpace(space);
+}
 
 /** Checks a `--space` value. */
 export function checkSpace(space: string): void {
-  if (!(SPACES as readonly string[]).includes(space)) {
-    throw new UsageError(`--space: unknown search space "${space}"; known: ${SPACES.join(", ")}`);
-  }
+  spaceOf(space);
 }
 
-/** Draws n architectures uniformly (without replacement unless `replace`), in draw order. */
-export function sampleArchs(n: number, seed: number, replace = false): ArchRecord[] {
+/** Draws n architectures of a space uniformly (without replacement unless `replace`), in draw order. */
+export function sampleArchs(n: number, seed: number, replace = false, space = "nb201"): ArchRecord[] {
+  const sp = spaceOf(space);
   if (!Number.isInteger(n) || n < 1) throw new UsageError(`--n must be a positive integer, got ${n}`);
-  if (!replace && n > NB201_SIZE) {
+  if (!replace && n > sp.size) {
     throw new UsageError(
-      `--n ${n} exceeds the ${NB201_SIZE} NB201 architectures; add --replace to draw with replacement`,
+      `--n ${n} exceeds the ${sp.size} ${space} architectures; add --replace to draw with replacement`,
     );
   }
-  return sampleIndices(n, seed, { replace }).map((index) => ({
-    space: "nb201",
-    index,
-    arch_str: formatArch(indexToArch(index)),
-  }));
+  return sp.sample(n, seed, { replace }).map((index) => ({ space, index, arch_str: sp.archAt(index) }));
 }
 
-/** Every NB201 architecture, in benchmark index order (0 .. 15,624). */
-export function allArchs(): ArchRecord[] {
-  return Array.from({ length: NB201_SIZE }, (_, index) => ({
-    space: "nb201",
-    index,
-    arch_str: formatArch(indexToArch(index)),
-  }));
+/** Every architecture of a space, in benchmark index order (0 .. size-1). */
+export function allArchs(space = "nb201"): ArchRecord[] {
+  const sp = spaceOf(space);
+  return Array.from({ length: sp.size }, (_, index) => ({ space, index, arch_str: sp.archAt(index) }));
 }
 
 /** Parses a `--from` file: one arch string or benchmark index per line; blank lines and `#` comments skipped. */
-export function parseArchList(path: string, text: string): ArchRecord[] {
+export function parseArchList(path: string, text: string, space = "nb201"): ArchRecord[] {
+  const sp = spaceOf(space);
   const out: ArchRecord[] = [];
   text.split(/\r?\n/).forEach((raw, i) => {
     const line = raw.trim();
     if (line === "" || line.startsWith("#")) return;
     try {
-      const arch = parseArchOrIndex(line);
-      out.push({ space: "nb201", index: archToIndex(arch), arch_str: formatArch(arch) });
+      const arch_str = sp.parseLine(line);
+      out.push({ space, index: sp.indexOf(arch_str), arch_str });
     } catch (e) {
       if (e instanceof ArchParseError) throw new UsageError(`${path}:${i + 1}: ${e.message}`);
       throw e;
@@ -96,10 +90,10 @@ export async function runSample(o: SampleOptions): Promise<ArchRecord[]> {
   const given = [o.n !== undefined, o.from !== undefined, !!o.all].filter(Boolean).length;
   if (given !== 1) throw new UsageError("sample needs exactly one of --n N, --from FILE or --all");
   const records = o.all
-    ? allArchs()
+    ? allArchs(o.space)
     : o.from !== undefined
-    ? parseArchList(o.from, await readTextInput(o.from, "--from file"))
-    : sampleArchs(o.n!, o.seed, o.replace);
+    ? parseArchList(o.from, await readTextInput(o.from, "--from file"), o.space)
+    : sampleArchs(o.n!, o.seed, o.replace, o.space);
   await writeFileAtomic(o.outPath, toJsonl(records));
   return records;
 }

@@ -19,9 +19,9 @@ import {
   upsampleNearest,
 } from "../proxies/gennas_targets.ts";
 import { GRADIENT_PROXIES, gradientScore, gradientScores, isGradientProxy } from "../proxies/gradient.ts";
-import { parseArch } from "../spaces/nb201.ts";
-import { lowerNb201 } from "../spaces/nb201_network.ts";
-import type { ReluCount } from "../spaces/plan.ts";
+import type { NetworkPlan, ReluCount } from "../spaces/plan.ts";
+import { getSpace } from "../spaces/registry.ts";
+import type { LowerOptions } from "../spaces/space.ts";
 import { loadBatch } from "../datasets/minibatch.ts";
 import type { DatasetName, ImageBatch } from "../datasets/types.ts";
 import { DataError, UsageError } from "./_errors.ts";
@@ -218,7 +218,15 @@ export async function runScore(o: ScoreOptions): Promise<{ rows: ScoreRow[]; dev
         const rec = byArch.get(archStr)!;
         const ta = performance.now();
         const missing = proxies.filter((p) => !done.has(id(p, archStr)));
-        const scored = await scoreArchProxies(gpu, data, rec.index, archStr, o, key, missing);
+        const scored = await scoreArchProxies(
+          gpu,
+          data,
+          rec.index,
+          archStr,
+          { ...o, space: rec.space },
+          key,
+          missing,
+        );
         for (const { row } of scored) {
           await Deno.writeTextFile(partialPath, csvLine(row), { append: true });
           done.set(id(row.proxy, archStr), row);
@@ -255,10 +263,17 @@ export async function runScore(o: ScoreOptions): Promise<{ rows: ScoreRow[]; dev
 }
 
 /** What scoring one architecture needs of the score options. */
-export type ArchScoreOptions = Pick<
-  ScoreOptions,
-  "dataset" | "batch" | "seed" | "reluCount" | "gennasTask" | "gennasIters"
->;
+export type ArchScoreOptions =
+  & Pick<ScoreOptions, "dataset" | "batch" | "seed" | "reluCount" | "gennasTask" | "gennasIters">
+  & {
+    /** Search space of the arch strings (default nb201). */
+    space?: string;
+  };
+
+/** Lowers an arch string of `o.space` (default nb201). */
+function lowerArch(o: { space?: string }, archStr: string, opts: LowerOptions): NetworkPlan {
+  return getSpace(o.space ?? "nb201").lower(archStr, opts);
+}
 
 /** The key columns of a score row: which run it belongs to. */
 export type ScoreKey = Pick<ScoreRow, "proxy" | "dataset" | "batch" | "seed">;
@@ -302,7 +317,7 @@ export async function scoreArch(
     }
     const task = o.gennasTask ?? COMBO;
     const { images, targets } = gennasData(data, task, input, o);
-    const plan = lowerNb201(parseArch(archStr), {
+    const plan = lowerArch(o, archStr, {
       input: { c: input.c, h: 32, w: 32 },
       classes,
       regressionHeads: { channels: task.channels, size: 8 },
@@ -315,12 +330,12 @@ export async function scoreArch(
     return { row: { index, arch_str: archStr, ...key, score: r.score, n_units: 0 }, logdetGpu: NaN };
   }
   if (isGradientProxy(key.proxy)) {
-    const plan = lowerNb201(parseArch(archStr), { input, classes });
+    const plan = lowerArch(o, archStr, { input, classes });
     const score = await gradientScore(gpu, plan, data.xb, data.labels, o.batch, o.seed, key.proxy);
     return { row: { index, arch_str: archStr, ...key, score, n_units: 0 }, logdetGpu: NaN };
   }
   if (key.proxy === "ntk") {
-    const plan = lowerNb201(parseArch(archStr), { input, classes });
+    const plan = lowerArch(o, archStr, { input, classes });
     const { score } = await ntkScore(gpu, plan, data.xb, o.batch, o.seed);
     return { row: { index, arch_str: archStr, ...key, score, n_units: 0 }, logdetGpu: NaN };
   }
@@ -366,7 +381,7 @@ async function forwardScores(
   proxies: readonly string[],
 ): Promise<{ row: ScoreRow; logdetGpu: number }[]> {
   const { input } = datasetShape(o.dataset);
-  const plan = lowerNb201(parseArch(archStr), { input, classes: 1, reluCount: o.reluCount ?? "paper" });
+  const plan = lowerArch(o, archStr, { input, classes: 1, reluCount: o.reluCount ?? "paper" });
   const r = await naswot(gpu, plan, data.xb, o.batch, o.seed);
   return proxies.map((proxy) => {
     const score = proxy === "naswot"
@@ -399,7 +414,7 @@ export async function scoreArchProxies(
   const shared = grad.length > 1
     ? await gradientScores(
       gpu,
-      lowerNb201(parseArch(archStr), datasetShape(o.dataset)),
+      lowerArch(o, archStr, datasetShape(o.dataset)),
       data.xb,
       data.labels,
       o.batch,

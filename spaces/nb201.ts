@@ -19,7 +19,8 @@
  * @module
  */
 
-import { deriveSeed, Rng } from "./rng.ts";
+import type { Rng } from "./rng.ts";
+import { ArchParseError, quoteInput, sampleIndicesOf, type SampleOptions } from "./space.ts";
 
 /** The five NB201 edge operations, in the benchmark's op order. */
 export const NB201_OPS = ["none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3"] as const;
@@ -62,24 +63,7 @@ export interface Nb201Edge {
   op: Nb201Op;
 }
 
-/** Error thrown when an arch string (or a `--from` line) does not parse. */
-export class ArchParseError extends Error {
-  /** The text that was being parsed, as given. */
-  readonly input: string;
-  /** The offending token (may be empty, e.g. for an empty input). */
-  readonly token: string;
-  /** 1-based character position of the token in `input` (input.length + 1 for "at end of input"). */
-  readonly position: number;
-
-  /** Creates the error; `message` should name the token, its position and the expected form. */
-  constructor(message: string, input: string, token: string, position: number) {
-    super(message);
-    this.name = "ArchParseError";
-    this.input = input;
-    this.token = token;
-    this.position = position;
-  }
-}
+export { ArchParseError } from "./space.ts";
 
 const OPS_LIST = NB201_OPS.join(", ");
 const OP_INDEX: ReadonlyMap<string, number> = new Map(NB201_OPS.map((op, i) => [op, i]));
@@ -93,10 +77,6 @@ export function isNb201Op(s: string): s is Nb201Op {
 export function isNb201Arch(a: unknown): a is Nb201Arch {
   return Array.isArray(a) && a.length === NB201_NUM_EDGES &&
     a.every((op) => typeof op === "string" && OP_INDEX.has(op));
-}
-
-function quoteInput(s: string): string {
-  return JSON.stringify(s.length > 200 ? s.slice(0, 200) + "..." : s);
 }
 
 function fail(input: string, what: string, token: string, pos: number, expected: string): never {
@@ -373,11 +353,7 @@ export function enumerateArchs(): Nb201Arch[] {
   return getTables().archs.slice();
 }
 
-/** Options of {@link sampleIndices}. */
-export interface SampleOptions {
-  /** Draw with replacement (independent uniform draws) or without (distinct indices). */
-  replace: boolean;
-}
+export type { SampleOptions } from "./space.ts";
 
 /**
  * `n` uniformly drawn benchmark indices from the project RNG stream `deriveSeed(seed, "nb201.sample", mode)`.
@@ -385,32 +361,7 @@ export interface SampleOptions {
  * the indices are distinct (a lazily advanced Fisher-Yates shuffle) and `n` may not exceed 15,625.
  */
 export function sampleIndices(n: number, seed: number, options: SampleOptions): number[] {
-  if (!Number.isInteger(n) || n < 0) {
-    throw new RangeError(`sampleIndices: n must be a non-negative integer, got ${n}`);
-  }
-  const { replace } = options;
-  const rng = new Rng(deriveSeed(seed, "nb201.sample", replace ? "replace" : "no-replace"));
-  const out: number[] = [];
-  if (replace) {
-    for (let t = 0; t < n; t++) out.push(rng.int(NB201_SIZE));
-    return out;
-  }
-  if (n > NB201_SIZE) {
-    throw new RangeError(
-      `sampleIndices: cannot draw ${n} distinct archs without replacement from ${NB201_SIZE}`,
-    );
-  }
-  // Partial Fisher-Yates over a virtual identity permutation; `moved` holds only the swapped positions.
-  const moved = new Map<number, number>();
-  for (let t = 0; t < n; t++) {
-    const j = t + rng.int(NB201_SIZE - t);
-    const vj = moved.get(j) ?? j;
-    const vt = moved.get(t) ?? t;
-    moved.set(j, vt);
-    moved.delete(t);
-    out.push(vj);
-  }
-  return out;
+  return sampleIndicesOf(NB201_SIZE, n, seed, "nb201.sample", options);
 }
 
 /**

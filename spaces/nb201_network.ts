@@ -3,11 +3,23 @@
  * at C; ResNet reduction block C -> 2C; 5 cells at 2C; reduction; 5 cells at 4C; BN -> ReLU; global average
  * pool; Linear. Tensors that are identically zero (a node fed only by `none` edges or by zero nodes) are
  * removed, their ReLUs counted in `zeroReluUnits`; tensors no ReLU and no live tensor reads are dropped.
+ *
+ * The same code lowers any skeleton of NB201 cells and reduction blocks with free widths
+ * ({@link lowerCellNetwork}), which is the NATS-Bench size space (spaces/nats_sss.ts): there a cell's input may
+ * be narrower or wider than its output, and the edges leaving node 0 change the width as NATS-Bench's
+ * `InferCell` does (skip -> Conv1x1 -> BN, pooling after a ReLU -> Conv1x1 -> BN, convolutions cin -> cout).
  * @module
  */
 
-import { archEdges, formatArch, type Nb201Arch } from "./nb201.ts";
+import { archEdges, formatArch, type Nb201Arch, type Nb201Edge } from "./nb201.ts";
 import type { NetworkPlan, ParamSpec, PlanLayer, PlanTensor, ReluCount, Shape3, Term } from "./plan.ts";
+
+/** GenNAS regression heads (see {@link Nb201NetworkOptions.regressionHeads}). */
+export interface RegressionHeads {
+  channels: number | readonly number[];
+  size: number;
+  resize?: "nearest" | "avgpool";
+}
 
 /** Options of the NB201 macro skeleton. */
 export interface Nb201NetworkOptions {
@@ -27,20 +39,56 @@ export interface Nb201NetworkOptions {
    * then BN -> Conv1x1 to `channels` (one number, or one per stage); their tensors are listed in
    * `plan.outputs`, stage order.
    */
-  regressionHeads?: { channels: number | readonly number[]; size: number; resize?: "nearest" | "avgpool" };
+  regressionHeads?: RegressionHeads;
+}
+
+/**
+ * A macro skeleton: the stem's output channels, then a list of layers, each a cell (stride 1, `c` output
+ * channels) or a ResNet basic block with stride 2 (`c` output channels). A stage ends before every block and
+ * at the end (the GenNAS heads read stage ends).
+ */
+export interface Skeleton {
+  stem: number;
+  layers: readonly { kind: "cell" | "block"; c: number }[];
+}
+
+/** The NB201 skeleton: `perStage` cells at C, block 2C, `perStage` cells at 2C, block 4C, `perStage` at 4C. */
+export function nb201Skeleton(c: number, perStage: number): Skeleton {
+  const cells = (w: number) => Array.from({ length: perStage }, () => ({ kind: "cell" as const, c: w }));
+  return {
+    stem: c,
+    layers: [
+      ...cells(c),
+      { kind: "block", c: 2 * c },
+      ...cells(2 * c),
+      { kind: "block", c: 4 * c },
+      ...cells(4 * c),
+    ],
+  };
+}
+
+/** Lowers an NB201 architecture into a network plan. */
+export function lowerNb201(arch: Nb201Arch, opts: Nb201NetworkOptions = {}): NetworkPlan {
+  const skeleton = nb201Skeleton(opts.channels ?? 16, opts.cellsPerStage ?? 5);
+  return lowerCellNetwork(archEdges(arch), skeleton, { ...opts, space: "nb201", arch: formatArch(arch) });
 }
 
 const ZERO = -1;
 
-/** Lowers an NB201 architecture into a network plan. */
-export function lowerNb201(arch: Nb201Arch, opts: Nb201NetworkOptions = {}): NetworkPlan {
+/**
+ * Lowers a cell (its 6 edges) placed in a skeleton of cells and reduction blocks into a network plan; `space`
+ * and `arch` label the plan.
+ */
+export function lowerCellNetwork(
+  edges: readonly Nb201Edge[],
+  skeleton: Skeleton,
+  opts: Omit<Nb201NetworkOptions, "channels" | "cellsPerStage"> & { space: string; arch: string },
+): NetworkPlan {
   const input = opts.input ?? { c: 3, h: 32, w: 32 };
   const classes = opts.classes ?? 10;
-  const c0 = opts.channels ?? 16;
-  const perStage = opts.cellsPerStage ?? 5;
+  const c0 = skeleton.stem;
   const reluCount = opts.reluCount ?? "paper";
   const mult = reluCount === "wrapper" ? 2 : 1;
-  const edges = archEdges(arch);
 
   const params: ParamSpec[] = [];
   const layers: PlanLayer[] = [];
@@ -113,15 +161,15 @@ export function lowerNb201(arch: Nb201Arch, opts: Nb201NetworkOptions = {}): Net
     params: { conv: stemConv, ...stemBn },
   }]);
 
-  let g = 0; // global cell index, as in NB201's module list
   const stageOut: { id: number; shape: Shape3 }[] = [];
-  for (let stage = 0; stage < 3; stage++) {
-    if (stage > 0) {
+  for (const [g, spec] of skeleton.layers.entries()) {
+    const name = `cells.${g}`;
+    if (spec.kind === "block") {
+      stageOut.push({ id: cur, shape });
       // Reduction (ResNet basic block, stride 2): out = AvgPool2x2 -> Conv1x1 (shortcut) + BN(Conv(ReLU(a))),
       // a = BN(Conv3x3 s2(ReLU(x))).
-      const name = `cells.${g}`;
       const inS = shape;
-      const cout = inS.c * 2;
+      const cout = spec.c;
       const outS = { c: cout, h: Math.floor((inS.h - 1) / 2) + 1, w: Math.floor((inS.w - 1) / 2) + 1 };
       const termA = reluConvBn(`${name}.conv_a`, cur, inS, cout, 3, 2);
       const a = tensor(`${name}.a`, outS, termA ? [termA] : []);
@@ -146,41 +194,72 @@ export function lowerNb201(arch: Nb201Arch, opts: Nb201NetworkOptions = {}): Net
       }
       cur = tensor(`${name}.out`, outS, out);
       shape = outS;
-      g++;
+      continue;
     }
-    for (let cell = 0; cell < perStage; cell++, g++) {
-      const nodes: number[] = [cur];
-      for (let i = 1; i <= 3; i++) {
-        const terms: Term[] = [];
-        for (const e of edges.filter((e) => e.to === i)) {
-          const name = `cells.${g}.edge${e.from}${e.to}`;
-          const src = nodes[e.from]!;
-          switch (e.op) {
-            case "none":
-              layer(name, "none", shape, shape, 0, 0);
-              break;
-            case "skip_connect":
-              layer(name, "skip_connect", shape, shape, 0, 0);
+    // A cell: nodes 1..3, each the sum of its incoming edges; node 0 is the cell input (inS), the other
+    // nodes have the cell's width (outS). Edges leaving node 0 change the width when the two differ.
+    const inS = shape;
+    const outS = { c: spec.c, h: inS.h, w: inS.w };
+    const nodes: number[] = [cur];
+    for (let i = 1; i <= 3; i++) {
+      const terms: Term[] = [];
+      for (const e of edges.filter((e) => e.to === i)) {
+        const ename = `${name}.edge${e.from}${e.to}`;
+        const src = nodes[e.from]!;
+        const srcS = e.from === 0 ? inS : outS;
+        const widen = srcS.c !== outS.c;
+        switch (e.op) {
+          case "none":
+            layer(ename, "none", srcS, outS, 0, 0);
+            break;
+          case "skip_connect":
+            if (!widen) {
+              layer(ename, "skip_connect", srcS, outS, 0, 0);
               if (src !== ZERO) terms.push({ op: "identity", src, bn: false, params: {} });
-              break;
-            case "avg_pool_3x3":
-              layer(name, "avg_pool_3x3", shape, shape, 0, 0);
-              if (src !== ZERO) terms.push({ op: "avgpool3", src });
-              break;
-            case "nor_conv_1x1":
-            case "nor_conv_3x3": {
-              const t = reluConvBn(name, src, shape, shape.c, e.op === "nor_conv_1x1" ? 1 : 3, 1);
-              if (t) terms.push(t);
-              break;
+            } else {
+              // NATS-Bench: a width-changing skip is Conv1x1 -> BN (no ReLU).
+              const conv = addConv(`${ename}.conv`, srcS.c, outS.c, 1);
+              const bn = addBn(`${ename}.bn`, outS.c);
+              layer(ename, "conv1x1_bn", srcS, outS, outS.c * srcS.c + 2 * outS.c, units(outS) * srcS.c);
+              if (src !== ZERO) {
+                terms.push({
+                  op: "conv",
+                  src,
+                  k: 1,
+                  stride: 1,
+                  pad: 0,
+                  relu: false,
+                  bn: true,
+                  params: { conv, ...bn },
+                });
+              }
             }
+            break;
+          case "avg_pool_3x3": {
+            // NATS-Bench: pooling a tensor of another width first maps it through ReLU -> Conv1x1 -> BN.
+            let p = src;
+            if (widen) {
+              const t = reluConvBn(`${ename}.pre`, src, srcS, outS.c, 1, 1);
+              p = tensor(`${ename}.pre`, outS, t ? [t] : []);
+            }
+            layer(ename, "avg_pool_3x3", outS, outS, 0, 0);
+            if (p !== ZERO) terms.push({ op: "avgpool3", src: p });
+            break;
+          }
+          case "nor_conv_1x1":
+          case "nor_conv_3x3": {
+            const t = reluConvBn(ename, src, srcS, outS.c, e.op === "nor_conv_1x1" ? 1 : 3, 1);
+            if (t) terms.push(t);
+            break;
           }
         }
-        nodes.push(tensor(`cells.${g}.node${i}`, shape, terms));
       }
-      cur = nodes[3]!;
+      nodes.push(tensor(`${name}.node${i}`, outS, terms));
     }
-    stageOut.push({ id: cur, shape });
+    cur = nodes[3]!;
+    shape = outS;
   }
+  stageOut.push({ id: cur, shape });
 
   // lastact: BN -> ReLU; then global average pool and the classifier.
   const lastBn = addBn("lastact.bn", shape.c);
@@ -250,8 +329,8 @@ export function lowerNb201(arch: Nb201Arch, opts: Nb201NetworkOptions = {}): Net
 
   const live = pruneDead(tensors, last, heads);
   return {
-    space: "nb201",
-    arch: formatArch(arch),
+    space: opts.space,
+    arch: opts.arch,
     input,
     classes,
     params,

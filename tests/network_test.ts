@@ -1,5 +1,6 @@
 // The whole NB201 forward pass on the GPU against the float64 CPU forward of the same network and weights.
 import { parseArch } from "../spaces/nb201.ts";
+import { NATS_SSS_CELL, natsSss } from "../spaces/nats_sss.ts";
 import { lowerNb201 } from "../spaces/nb201_network.ts";
 import { initParams } from "../spaces/init.ts";
 import { runForward } from "../proxies/_forward.ts";
@@ -95,6 +96,51 @@ for (const [name, size] of cases) {
       if (units !== r.units) throw new Error(`N_A ${r.units} != reference ${units}`);
       // K is integer valued: the GPU's Hamming matrix equals the one from its own tensors' codes exactly.
       assertExact(r.ham!, hammingRef(codes, n), "weighted Hamming matrix");
+    },
+  });
+}
+
+// NATS-Bench size space: the fixed cell in five free widths; cells whose input is narrower or wider than
+// their output change the width on the edges leaving node 0.
+const NATS_CASES: [string, number][] = [["8:16:24:16:8", 32], ["24:8:40:32:16", 16], ["16:16:16:16:16", 32]];
+for (const [widths, size] of NATS_CASES) {
+  Deno.test({
+    name: `GPU forward matches the CPU forward for nats-sss ${widths} on ${size}x${size} inputs at batch 4`,
+    ignore: gpu === null,
+    async fn() {
+      const classes = size === 16 ? 120 : 10;
+      const input = { c: 3, h: size, w: size };
+      const plan = natsSss.lower(widths, { classes, input });
+      const params = initParams(plan, 11);
+      const n = 4;
+      const x = randomFloats(n * 3 * size * size, 5, -2, 2);
+      const xb = gpu!.upload(x, "x");
+      const r = await runForward(gpu!, plan, params, xb, n, {
+        naswot: true,
+        logits: true,
+        keepTensors: true,
+      });
+      xb.destroy();
+      const ref = nb201ForwardRef(parseArch(NATS_SSS_CELL), params, {
+        n,
+        c: 3,
+        h: size,
+        w: size,
+        d: Float64Array.from(x),
+      }, {
+        classes,
+        widths: widths.split(":").map(Number),
+      });
+      assertClose(r.logits!, ref.logits, 1e-3, "logits");
+      let units = 0;
+      for (const [tname, { t, count }] of ref.reluInputs) {
+        const pt = plan.tensors.find((p) => p.name === tname && p.reluUses > 0);
+        if (!pt) throw new Error(`${tname}: no plan tensor read by a ReLU`);
+        if (pt.reluUses !== count) throw new Error(`${tname}: ${pt.reluUses} ReLUs, reference ${count}`);
+        assertClose(r.tensors!.get(pt.id)!, t.d, 1e-3, `ReLU input ${tname}`);
+        units += count * t.c * t.h * t.w;
+      }
+      if (units !== r.units) throw new Error(`N_A ${r.units} != reference ${units}`);
     },
   });
 }

@@ -224,9 +224,20 @@ export function nb201ForwardRef(
   arch: Nb201Arch,
   params: Params,
   x: T4,
-  opts: { classes: number; channels?: number; cellsPerStage?: number; wrapper?: boolean },
+  opts: {
+    classes: number;
+    channels?: number;
+    cellsPerStage?: number;
+    wrapper?: boolean;
+    /**
+     * NATS-Bench size-space widths [c0..c4]: stem c0, cell c0, block c1, cell c2, block c3, cell c4, with
+     * the width-changing node-0 edges of NATS-Bench's InferCell (skip = Conv1x1 -> BN; pool after a
+     * ReLU -> Conv1x1 -> BN; convolutions cin -> cout).
+     */
+    widths?: readonly number[];
+  },
 ): RefForward {
-  const c0 = opts.channels ?? 16;
+  const c0 = opts.widths ? opts.widths[0]! : opts.channels ?? 16;
   const per = opts.cellsPerStage ?? 5;
   const mult = opts.wrapper ? 2 : 1;
   const p = (name: string) => {
@@ -255,33 +266,54 @@ export function nb201ForwardRef(
     batchNorm(conv2d(x, p("stem.conv.weight"), c0, 3, 1, 1), p("stem.bn.weight"), p("stem.bn.bias")),
     "stem",
   );
-  let g = 0;
-  for (let stage = 0; stage < 3; stage++) {
-    if (stage > 0) {
-      const name = `cells.${g}`;
-      const cout = cur.c * 2;
+  // The layer list: NB201's 3 stages of `per` cells with doubling blocks, or NATS-SSS's five widths.
+  const w = opts.widths;
+  const layers: { block: boolean; c: number }[] = w
+    ? [[false, w[0]!], [true, w[1]!], [false, w[2]!], [true, w[3]!], [false, w[4]!]].map(([b, c]) => ({
+      block: b as boolean,
+      c: c as number,
+    }))
+    : [0, 1, 2].flatMap((stage) => [
+      ...(stage > 0 ? [{ block: true, c: c0 << stage }] : []),
+      ...Array.from({ length: per }, () => ({ block: false, c: c0 << stage })),
+    ]);
+  for (const [g, l] of layers.entries()) {
+    const name = `cells.${g}`;
+    if (l.block) {
+      const cout = l.c;
       const a = named(rcb(`${name}.conv_a`, cur, cout, 3, 2), `${name}.a`);
       const b = rcb(`${name}.conv_b`, a, cout, 3, 1);
       const sc = conv2d(avgPool2(cur), p(`${name}.downsample.conv.weight`), cout, 1, 1, 0);
       cur = named(add(sc, b), `${name}.out`);
-      g++;
+      continue;
     }
-    for (let cell = 0; cell < per; cell++, g++) {
-      const nodes: T4[] = [cur];
-      for (let i = 1; i <= 3; i++) {
-        let s = zeros(cur.n, cur.c, cur.h, cur.w);
-        for (const e of archEdges(arch).filter((e) => e.to === i)) {
-          const src = nodes[e.from]!;
-          const name = `cells.${g}.edge${e.from}${e.to}`;
-          if (e.op === "skip_connect") s = add(s, src);
-          else if (e.op === "avg_pool_3x3") s = add(s, avgPool3(src));
-          else if (e.op === "nor_conv_1x1") s = add(s, rcb(name, src, cur.c, 1, 1));
-          else if (e.op === "nor_conv_3x3") s = add(s, rcb(name, src, cur.c, 3, 1));
-        }
-        nodes.push(named(s, `cells.${g}.node${i}`));
+    const cout = l.c;
+    const nodes: T4[] = [cur];
+    for (let i = 1; i <= 3; i++) {
+      let s = zeros(cur.n, cout, cur.h, cur.w);
+      for (const e of archEdges(arch).filter((e) => e.to === i)) {
+        const src = nodes[e.from]!;
+        const ename = `${name}.edge${e.from}${e.to}`;
+        const widen = src.c !== cout;
+        if (e.op === "skip_connect") {
+          s = add(
+            s,
+            widen
+              ? batchNorm(
+                conv2d(src, p(`${ename}.conv.weight`), cout, 1, 1, 0),
+                p(`${ename}.bn.weight`),
+                p(`${ename}.bn.bias`),
+              )
+              : src,
+          );
+        } else if (e.op === "avg_pool_3x3") {
+          s = add(s, avgPool3(widen ? named(rcb(`${ename}.pre`, src, cout, 1, 1), `${ename}.pre`) : src));
+        } else if (e.op === "nor_conv_1x1") s = add(s, rcb(ename, src, cout, 1, 1));
+        else if (e.op === "nor_conv_3x3") s = add(s, rcb(ename, src, cout, 3, 1));
       }
-      cur = nodes[3]!;
+      nodes.push(named(s, `${name}.node${i}`));
     }
+    cur = nodes[3]!;
   }
   const last = named(batchNorm(cur, p("lastact.bn.weight"), p("lastact.bn.bias")), "lastact");
   noteRelu(last, 1);

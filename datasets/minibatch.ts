@@ -178,18 +178,22 @@ export function syntheticBatch(options: SyntheticOptions): ImageBatch {
 export interface LoadBatchOptions {
   /** Which dataset the path holds; picks the reader, the normalisation and the default class count. */
   dataset: DatasetName;
-  /** A `.bin` file, a directory or an official archive (see `cifar.ts`), or the word "synthetic". */
+  /**
+   * A `.bin` file, a directory or an official archive (see `cifar.ts`), an official ImageNet16 pickle or a
+   * folder of them (see `imagenet16.ts`), or the word "synthetic".
+   */
   path: string | URL;
   /** Number of images to take. */
   batch: number;
   /** Seed of the selection (or of the synthetic images). */
   seed: number;
-  /** "train" or "test" (default) for CIFAR directories and archives. */
+  /** "train" or "test" (default) for CIFAR directories and archives and ImageNet16 folders. */
   split?: Split;
   /**
    * Class count of the batch (default 10 / 100 / 120 for cifar10 / cifar100 / imagenet16). A file holding a
    * label outside 0..classes-1 is an error: pass `classes: 1000` for files labelled with ImageNet-1k indices,
-   * such as the stand-in `imagenet_foolbox20_16x16.bin`.
+   * such as the stand-in `imagenet_foolbox20_16x16.bin`. Official ImageNet16 pickles are first cut to the
+   * subset of 1-based labels <= classes (120: ImageNet16-120; 1000: all), so they always pass.
    */
   classes?: number;
 }
@@ -209,7 +213,7 @@ export async function loadBatch(options: LoadBatchOptions): Promise<ImageBatch> 
     return syntheticBatch({ batch, c: info.c, h: info.h, w: info.w, classes, seed });
   }
   const records = dataset === "imagenet16"
-    ? await loadImageNet16(path)
+    ? await loadImageNet16(path, { split, classes })
     : await loadCifar(dataset, path, { split });
   checkLabels(records, dataset, classes);
   return toImageBatch(selectMinibatch(records, batch, seed), dataset, classes);

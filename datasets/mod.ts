@@ -1,6 +1,7 @@
 /**
  * Datasets: readers for the CIFAR-10 / CIFAR-100 binary files (plain, in a directory, or inside the official
- * `.tar.gz`), 16x16 ImageNet files, per-dataset normalisation, seeded minibatches and the synthetic default.
+ * `.tar.gz`), 16x16 ImageNet files (the official pickles, read safely, or 770-byte records), per-dataset
+ * normalisation, seeded minibatches and the synthetic default.
  * Knows nothing of the GPU.
  *
  * @example
@@ -36,7 +37,17 @@ export {
   readCifar100,
   readCifarArchive,
 } from "./cifar.ts";
-export { IMAGENET16_RECORD_BYTES, loadImageNet16, readImageNet16 } from "./imagenet16.ts";
+export {
+  IMAGENET16_RECORD_BYTES,
+  IMAGENET16_TRAIN_FILES,
+  IMAGENET16_VAL_FILE,
+  isImageNet16Pickle,
+  loadImageNet16,
+  type LoadImageNet16Options,
+  readImageNet16,
+  readImageNet16File,
+  readImageNet16Pickle,
+} from "./imagenet16.ts";
 export { type ChannelStats, NORMALIZATION, normalizePixels, type Shape4 } from "./normalize.ts";
 export {
   formatIndices,

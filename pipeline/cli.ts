@@ -86,7 +86,8 @@ const HELP: Record<string, string> = {
   --dataset NAME    cifar10 | cifar100 | imagenet16: input shape and normalisation (default cifar10)
   --data PATH       a CIFAR binary file (data_batch_*.bin, test_batch.bin, train.bin, test.bin), a folder
                     holding them, the official cifar-*-binary.tar.gz, or "synthetic" (seeded Gaussian
-                    images; the default)
+                    images; the default); for imagenet16 an official pickle (val_data,
+                    train_data_batch_N; the ImageNet16-120 subset is kept) or a folder of them
   --split NAME      test (default) or train, for folders and archives
   --batch B         minibatch size, shared by all candidates (default 128)
   --seed S          seed of the minibatch choice and of every candidate's initialisation (default 0)

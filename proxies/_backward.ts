@@ -27,7 +27,7 @@ import {
   pool3BackwardKernel,
 } from "../shaders/backward.ts";
 import { gatherKernel, mseKernel, type SgdConfig, sgdKernel } from "../shaders/train.ts";
-import type { NetworkPlan, Shape3 } from "../spaces/plan.ts";
+import { assertTermOps, NB201_TERM_OPS, type NetworkPlan, type Shape3 } from "../spaces/plan.ts";
 import type { Params } from "../spaces/init.ts";
 import { convSpecOf, encodeBnStats, nodeSpecOf } from "./_forward.ts";
 import type { GpuParams } from "./_train.ts";
@@ -110,6 +110,7 @@ export async function runGradients(
   n: number,
   o: GradOptions,
 ): Promise<GradResult> {
+  assertTermOps(plan, NB201_TERM_OPS, "gradient proxies");
   if (o.loss === "ce" && (!o.labels || o.labels.length !== n)) {
     throw new RangeError(`runGradients: loss "ce" needs ${n} labels`);
   }

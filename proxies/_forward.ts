@@ -102,6 +102,18 @@ export function nodeSpecOf(plan: NetworkPlan, n: number, t: PlanTensor, pack: bo
         const s = plan.tensors[term.src]!.shape;
         return { kind: "pick2", sh: s.h, sw: s.w };
       }
+      case "relu":
+        return { kind: "relu" };
+      case "maxpool3":
+        return { kind: "max3" };
+      case "maxpool2": {
+        const s = plan.tensors[term.src]!.shape;
+        return { kind: "max2", sh: s.h, sw: s.w };
+      }
+      case "slice": {
+        const s = plan.tensors[term.src]!.shape;
+        return { kind: "slice", sc: s.c, from: term.from, to: term.to, count: term.count, relu: term.relu };
+      }
     }
   });
   return { n, c: t.shape.c, h: t.shape.h, w: t.shape.w, terms, pack };

@@ -26,7 +26,7 @@ import {
 } from "../shaders/backward.ts";
 import { convOutSize } from "../shaders/conv2d.ts";
 import { initParams } from "../spaces/init.ts";
-import type { NetworkPlan, Shape3 } from "../spaces/plan.ts";
+import { assertTermOps, NB201_TERM_OPS, type NetworkPlan, type Shape3 } from "../spaces/plan.ts";
 import { convSpecOf } from "./_forward.ts";
 
 const size = (s: Shape3) => s.c * s.h * s.w;
@@ -55,6 +55,7 @@ function logSumExp(xs: readonly number[]): number {
 
 /** log(synflow) of a plan (lowered with the dataset's classes), weights from `seed`. */
 export async function synflowScore(gpu: Gpu, plan: NetworkPlan, seed: number): Promise<number> {
+  assertTermOps(plan, NB201_TERM_OPS, "synflow");
   const params = initParams(plan, seed);
   const abs = (name: string | undefined) => {
     const p = name === undefined ? undefined : params.get(name);

@@ -20,7 +20,10 @@ export type NodeTerm =
   | { kind: "relu" }
   | { kind: "pool3" }
   | { kind: "pool2"; sh: number; sw: number }
-  | { kind: "pick2"; sh: number; sw: number };
+  | { kind: "pick2"; sh: number; sw: number }
+  | { kind: "max3" }
+  | { kind: "max2"; sh: number; sw: number }
+  | { kind: "slice"; sc: number; from: number; to: number; count: number; relu: boolean };
 
 /** Shape of the node's output and whether to pack its code. */
 export interface NodeSpec {
@@ -40,7 +43,11 @@ export function codeWords(c: number, h: number, w: number): number {
 /** True when the vec4 path applies: whole code words inside one channel, rows of whole vec4s. */
 export function nodeVec4(spec: NodeSpec): boolean {
   return (spec.h * spec.w) % 32 === 0 && spec.w % 4 === 0 &&
-    spec.terms.every((t) => (t.kind !== "pool2" || t.sw % 4 === 0) && t.kind !== "pick2");
+    spec.terms.every((t) =>
+      (t.kind !== "pool2" || t.sw % 4 === 0) && t.kind !== "pick2" && t.kind !== "max3" &&
+      t.kind !== "max2" &&
+      t.kind !== "slice"
+    );
 }
 
 /** The kernel and dispatch size of a node (the vec4 path when `nodeVec4`). Pure. */
@@ -99,6 +106,50 @@ export const nodeKernel = memoize(function nodeKernel(spec: NodeSpec): { kernel:
         overrides.push(`override SH${t}: u32;`, `override SW${t}: u32;`);
         terms.push(`    v += src${t}[(n * C + c) * SH${t} * SW${t} + (2u * y) * SW${t} + 2u * x];`);
         break;
+      case "max3": {
+        // The centre is always inside, so out-of-range taps can reuse it (the max ignores the padding).
+        const lines = [
+          `    {`,
+          `      let cb = (n * C + c) * H * W;`,
+          `      var m = src${t}[cb + y * W + x];`,
+        ];
+        for (let dy = -1; dy <= 1; dy++) {
+          for (let dx = -1; dx <= 1; dx++) {
+            if (dy === 0 && dx === 0) continue;
+            lines.push(
+              `      { let yy = i32(y) + ${dy}; let xx = i32(x) + ${dx}; ` +
+                `let in = yy >= 0 && yy < i32(H) && xx >= 0 && xx < i32(W); ` +
+                `let q = src${t}[cb + u32(clamp(yy, 0, i32(H) - 1)) * W + u32(clamp(xx, 0, i32(W) - 1))]; ` +
+                `m = select(m, max(m, q), in); }`,
+            );
+          }
+        }
+        lines.push(`      v += m;`, `    }`);
+        terms.push(lines.join("\n"));
+        break;
+      }
+      case "max2":
+        overrides.push(`override SH${t}: u32;`, `override SW${t}: u32;`);
+        terms.push(
+          [
+            `    {`,
+            `      let sb = (n * C + c) * SH${t} * SW${t} + (2u * y) * SW${t} + 2u * x;`,
+            `      v += max(max(src${t}[sb], src${t}[sb + 1u]), max(src${t}[sb + SW${t}], src${t}[sb + SW${t} + 1u]));`,
+            `    }`,
+          ].join("\n"),
+        );
+        break;
+      case "slice": {
+        // Channels [to, to + count) of this tensor read channels [from, from + count) of a source of sc
+        // channels (index clamped into the source, the value selected only inside the range).
+        const cs = `u32(clamp(i32(c) + ${term.from - term.to}, 0, ${term.sc - 1}))`;
+        const load = `src${t}[(n * ${term.sc}u + ${cs}) * H * W + y * W + x]`;
+        terms.push(
+          `    v += select(0.0, ${term.relu ? `max(${load}, 0.0)` : load}, ` +
+            `c >= ${term.to}u && c < ${term.to + term.count}u);`,
+        );
+        break;
+      }
     }
   });
   const code = renderWgsl(template, {
@@ -109,7 +160,7 @@ export const nodeKernel = memoize(function nodeKernel(spec: NodeSpec): { kernel:
   });
   const constants: Record<string, number> = { N: spec.n, C: spec.c, H: spec.h, W: spec.w };
   spec.terms.forEach((term, t) => {
-    if (term.kind === "pool2" || term.kind === "pick2") {
+    if (term.kind === "pool2" || term.kind === "pick2" || term.kind === "max2") {
       if (Math.floor(term.sh / 2) !== spec.h || Math.floor(term.sw / 2) !== spec.w) {
         throw new RangeError(`node: ${term.kind} of ${term.sh}x${term.sw} cannot give ${spec.h}x${spec.w}`);
       }
@@ -117,7 +168,10 @@ export const nodeKernel = memoize(function nodeKernel(spec: NodeSpec): { kernel:
       constants[`SW${t}`] = term.sw;
     }
   });
-  const name = `node_${spec.terms.map((t) => t.kind).join("_") || "zero"}${spec.pack ? "_pack" : ""}`;
+  const kinds = spec.terms.map((t) =>
+    t.kind === "slice" ? `slice${t.sc}f${t.from}t${t.to}n${t.count}${t.relu ? "r" : ""}` : t.kind
+  );
+  const name = `node_${kinds.join("_") || "zero"}${spec.pack ? "_pack" : ""}`;
   const words = codeWords(spec.c, spec.h, spec.w);
   return { kernel: { name, code, constants }, groups: [Math.ceil((spec.n * words) / 64)] };
 });

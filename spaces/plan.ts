@@ -32,6 +32,11 @@ export interface TermParams {
  * - `avgpool3`: 3x3 average pool, stride 1, pad 1, padding excluded from the divisor
  * - `avgpool2`: 2x2 average pool, stride 2
  * - `subsample2`: every second row and column from the first (nearest-neighbour resize to half size)
+ * - `relu`: max(src, 0) (NB101 reads the ReLU of a Conv -> BN -> ReLU vertex this way)
+ * - `maxpool3`: 3x3 max pool, stride 1, padding ignored (TF "SAME" / PyTorch pad with -inf)
+ * - `maxpool2`: 2x2 max pool, stride 2
+ * - `slice`: channels [from, from + count) of src, optionally through ReLU, placed at channels
+ *   [to, to + count) of this tensor and zero elsewhere (NB101's truncation and concatenation)
  */
 export type Term =
   | {
@@ -47,7 +52,34 @@ export type Term =
   | { op: "identity"; src: number; bn: boolean; params: TermParams }
   | { op: "avgpool3"; src: number }
   | { op: "avgpool2"; src: number }
-  | { op: "subsample2"; src: number };
+  | { op: "subsample2"; src: number }
+  | { op: "relu"; src: number }
+  | { op: "maxpool3"; src: number }
+  | { op: "maxpool2"; src: number }
+  | { op: "slice"; src: number; from: number; to: number; count: number; relu: boolean };
+
+/** The term ops of NB201-style plans, which every executor (forward, gradients, synflow) runs. */
+export const NB201_TERM_OPS: readonly Term["op"][] = [
+  "conv",
+  "identity",
+  "avgpool3",
+  "avgpool2",
+  "subsample2",
+];
+
+/** Throws when a plan has a term op `who` cannot run (e.g. gradient proxies on an NB101 plan). */
+export function assertTermOps(plan: NetworkPlan, ops: readonly Term["op"][], who: string): void {
+  for (const t of plan.tensors) {
+    for (const term of t.terms) {
+      if (!ops.includes(term.op)) {
+        throw new RangeError(
+          `${who}: the ${plan.space} plan of ${plan.arch} has a "${term.op}" term (tensor ${t.name}), which ${who} ` +
+            `does not support yet; it runs on ${ops.join(", ")} terms`,
+        );
+      }
+    }
+  }
+}
 
 /** A tensor of the plan: the sum of its terms. Tensor 0 is the input image batch and has no terms. */
 export interface PlanTensor {

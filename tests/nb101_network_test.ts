@@ -1,0 +1,180 @@
+// NAS-Bench-101 networks: the plan's parameter count equals the published count, and the GPU forward pass
+// (with the new max-pool and channel-slice node terms) matches an independent float64 forward of NB101's
+// model builder.
+import { lowerNb101 } from "../spaces/nb101_network.ts";
+import { nb101Params, type Nb101Spec, parseCell, pruneSpec, vertexChannels } from "../spaces/nb101.ts";
+import { initParams, type Params } from "../spaces/init.ts";
+import { runForward } from "../proxies/_forward.ts";
+import { assertClose, assertExact, randomFloats, testGpu } from "./_helpers.ts";
+import { batchNorm, conv2d, hammingRef, head, type T4, zeros } from "./reference.ts";
+
+const gpu = await testGpu();
+
+const CELLS = {
+  // The NB101 dataset's first key (00005c142e6f48ac74fdcf73e3439874): 8,555,530 parameters at stem 128.
+  first:
+    "0100110001000000010010000010000001000000010000000:input;conv3x3-bn-relu;maxpool3x3;conv3x3-bn-relu;conv3x3-bn-relu;conv1x1-bn-relu;output",
+  // Input -> output only: the cell is one projection.
+  trivial: "0100:input;output",
+  // The input feeds the output (projection added to the concat) and two vertices; 3 output feeders (uneven split).
+  // 0->1, 0->2, 0->6 (projection added to the concat), 1->3 (6 channels truncated to 5), 2->4 (pool of a
+  // pool), 3->5, and 1, 4, 5 feeding the output (16 channels split 6 + 5 + 5).
+  wide:
+    "0110001000100100001000000001000000010000000100000000:input;conv1x1-bn-relu;maxpool3x3;conv3x3-bn-relu;maxpool3x3;conv3x3-bn-relu;output"
+      .replace(
+        /^[01]+/,
+        ["0110001", "0001001", "0000100", "0000010", "0000001", "0000001", "0000000"].join(""),
+      ),
+};
+
+Deno.test("NB101 plan parameter counts equal the published counts (8,555,530 for the first dataset key)", () => {
+  const first = parseCell(CELLS.first);
+  if (lowerNb101(first, CELLS.first).paramCount !== 8555530) throw new Error("first cell");
+  for (const [name, s] of Object.entries(CELLS)) {
+    const spec = parseCell(s);
+    for (const stem of [16, 128]) {
+      const got = lowerNb101(spec, s, { stem }).paramCount;
+      const want = nb101Params(spec, { stem });
+      if (got !== want) throw new Error(`${name} stem ${stem}: plan ${got}, nb101Params ${want}`);
+    }
+  }
+});
+
+// --- An independent float64 NB101 forward (model_builder semantics) ---
+
+const relu = (x: T4): T4 => ({ ...x, d: x.d.map((v) => Math.max(v, 0)) });
+function maxPool(x: T4, k: 2 | 3): T4 {
+  const ho = k === 2 ? Math.floor(x.h / 2) : x.h;
+  const wo = k === 2 ? Math.floor(x.w / 2) : x.w;
+  const y = zeros(x.n, x.c, ho, wo);
+  for (let p = 0; p < x.n * x.c; p++) {
+    for (let oy = 0; oy < ho; oy++) {
+      for (let ox = 0; ox < wo; ox++) {
+        let m = -Infinity;
+        for (let dy = 0; dy < k; dy++) {
+          for (let dx = 0; dx < k; dx++) {
+            const iy = k === 2 ? 2 * oy + dy : oy + dy - 1;
+            const ix = k === 2 ? 2 * ox + dx : ox + dx - 1;
+            if (iy >= 0 && iy < x.h && ix >= 0 && ix < x.w) m = Math.max(m, x.d[(p * x.h + iy) * x.w + ix]!);
+          }
+        }
+        y.d[(p * ho + oy) * wo + ox] = m;
+      }
+    }
+  }
+  return y;
+}
+function channels(x: T4, from: number, count: number): T4 {
+  const y = zeros(x.n, count, x.h, x.w);
+  const hw = x.h * x.w;
+  for (let n = 0; n < x.n; n++) {
+    y.d.set(x.d.subarray((n * x.c + from) * hw, (n * x.c + from + count) * hw), n * count * hw);
+  }
+  return y;
+}
+function concat(xs: T4[]): T4 {
+  const c = xs.reduce((s, x) => s + x.c, 0);
+  const y = zeros(xs[0]!.n, c, xs[0]!.h, xs[0]!.w);
+  const hw = y.h * y.w;
+  for (let n = 0; n < y.n; n++) {
+    let off = 0;
+    for (const x of xs) {
+      y.d.set(x.d.subarray(n * x.c * hw, (n + 1) * x.c * hw), (n * c + off) * hw);
+      off += x.c;
+    }
+  }
+  return y;
+}
+const sum = (xs: T4[]): T4 => ({ ...xs[0]!, d: xs[0]!.d.map((_, i) => xs.reduce((s, x) => s + x.d[i]!, 0)) });
+
+/** NB101 forward: logits and the input of every ReLU (BN outputs), by the plan's tensor names. */
+function nb101Ref(spec: Nb101Spec, params: Params, x: T4, stem: number, classes: number) {
+  const cell = pruneSpec(spec);
+  const p = (name: string) => params.get(name)!;
+  const reluIn = new Map<string, T4>();
+  const cbr = (name: string, src: T4, cout: number, k: number): T4 => {
+    const bn = batchNorm(
+      conv2d(src, p(`${name}.conv.weight`), cout, k, 1, (k - 1) / 2),
+      p(`${name}.bn.weight`),
+      p(`${name}.bn.bias`),
+    );
+    reluIn.set(name, bn);
+    return relu(bn);
+  };
+  let cur = cbr("stem", x, stem, 3);
+  let g = 0;
+  const n = cell.ops.length;
+  const m = cell.matrix;
+  for (let s = 0; s < 3; s++) {
+    if (s > 0) cur = maxPool(cur, 2);
+    const cout = s === 0 ? stem : 2 * cur.c;
+    for (let k = 0; k < 3; k++, g++) {
+      const ch = vertexChannels(cur.c, cout, cell);
+      const out: T4[] = [cur];
+      for (let v = 1; v < n - 1; v++) {
+        const ins: T4[] = [];
+        for (let u = 1; u < v; u++) if (m[u]![v]) ins.push(channels(out[u]!, 0, ch[v]!));
+        if (m[0]![v]) ins.push(cbr(`cells.${g}.proj${v}`, cur, ch[v]!, 1));
+        const vin = sum(ins);
+        const op = cell.ops[v]!;
+        out.push(
+          op === "maxpool3x3"
+            ? maxPool(vin, 3)
+            : cbr(`cells.${g}.vertex${v}`, vin, ch[v]!, op === "conv3x3-bn-relu" ? 3 : 1),
+        );
+      }
+      const feeders = out.filter((_, u) => u > 0 && u < n - 1 && m[u]![n - 1]);
+      let y = feeders.length > 0 ? concat(feeders) : null;
+      if (m[0]![n - 1]) {
+        const pr = cbr(`cells.${g}.proj_out`, cur, cout, 1);
+        y = y ? sum([y, pr]) : pr;
+      }
+      cur = y!;
+    }
+  }
+  return { logits: head(cur, p("classifier.weight"), p("classifier.bias"), classes), reluIn };
+}
+
+for (const [name, s] of Object.entries(CELLS)) {
+  Deno.test({
+    name: `GPU forward matches the float64 NB101 forward for the ${name} cell (stem 16, batch 4)`,
+    ignore: gpu === null,
+    async fn() {
+      const spec = parseCell(s);
+      const plan = lowerNb101(spec, s, { stem: 16 });
+      const params = initParams(plan, 3);
+      const n = 4;
+      const x = randomFloats(n * 3 * 32 * 32, 9, -2, 2);
+      const xb = gpu!.upload(x, "x");
+      const r = await runForward(gpu!, plan, params, xb, n, {
+        naswot: true,
+        logits: true,
+        keepTensors: true,
+      });
+      xb.destroy();
+      const ref = nb101Ref(spec, params, { n, c: 3, h: 32, w: 32, d: Float64Array.from(x) }, 16, 10);
+      const codes: { bits: Uint8Array[]; weight: number }[] = [];
+      let units = 0;
+      for (const [tname, t] of ref.reluIn) {
+        const pt = plan.tensors.find((q) => q.name === tname);
+        if (!pt || pt.reluUses !== 1) throw new Error(`${tname}: no plan tensor with one ReLU`);
+        const got = r.tensors!.get(pt.id)!;
+        assertClose(got, t.d, 1e-3, `ReLU input ${tname}`);
+        const u = t.c * t.h * t.w;
+        units += u;
+        codes.push({
+          bits: Array.from(
+            { length: n },
+            (_, i) => Uint8Array.from(got.subarray(i * u, (i + 1) * u), (v) => (v > 0 ? 1 : 0)),
+          ),
+          weight: 1,
+        });
+      }
+      if (plan.tensors.filter((q) => q.reluUses > 0).length !== ref.reluIn.size) {
+        throw new Error("ReLU count");
+      }
+      if (units !== r.units) throw new Error(`N_A ${r.units} != reference ${units}`);
+      assertExact(r.ham!, hammingRef(codes, n), "weighted Hamming matrix");
+    },
+  });
+}

@@ -82,8 +82,10 @@ export function checkArchRecords(path: string, rows: Record<string, unknown>[]):
     } catch (e) {
       throw new DataError(`${where}: ${(e as Error).message}`);
     }
-    if (typeof r.index !== "number") throw new DataError(`${where}: missing "index"`);
-    if (r.index !== index) {
+    if (typeof r.index !== "number" || !Number.isInteger(r.index) || r.index < -1) {
+      throw new DataError(`${where}: missing or bad "index" (an integer, -1 when the space has none)`);
+    }
+    if (space.size !== null && r.index !== index) {
       throw new DataError(
         `${where}: "index" ${r.index} does not match arch_str ${r.arch_str} (index ${index})`,
       );

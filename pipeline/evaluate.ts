@@ -7,8 +7,10 @@
  * @module
  */
 
+import { SPACES as SPACE_TABLE } from "../spaces/registry.ts";
 import { DataError, UsageError } from "./_errors.ts";
 import {
+  type CsvTable,
   formatFloat,
   parseCsv,
   parseFloatField,
@@ -59,6 +61,11 @@ export interface BenchTable {
  *   duplicate index.
  */
 export function parseBenchTable(path: string, text: string): BenchTable {
+  const layout = parseCsv(path, text, []);
+  if (!layout.columns.includes("index") || !layout.columns.includes("arch_str")) {
+    const bench = spaceLayoutTable(path, layout);
+    if (bench) return bench;
+  }
   const table = parseCsv(path, text, ["index", "arch_str"]);
   const rows = new Map<number, BenchRow>();
   table.rows.forEach((record, i) => {
@@ -139,6 +146,31 @@ export interface EvaluateOptions {
 
 function nullIfNaN(x: number): number | null {
   return Number.isNaN(x) ? null : x;
+}
+
+/**
+ * A table in a space's published layout (e.g. NB101's `adjacency_rowmajor_7x7`, `ops` columns): index = the
+ * 0-based row number, arch_str = the space's canonical string of the row, metrics = every other column.
+ */
+function spaceLayoutTable(path: string, table: CsvTable): BenchTable | null {
+  const first = table.rows[0];
+  if (!first) return null;
+  for (const space of SPACE_TABLE.values()) {
+    if (!space.fromTable || space.fromTable(first) === null) continue;
+    const rows = new Map<number, BenchRow>();
+    table.rows.forEach((record, i) => {
+      const line = table.lines[i] ?? 0;
+      let arch_str: string | null;
+      try {
+        arch_str = space.fromTable!(record);
+      } catch (e) {
+        throw new DataError(`${path}:${line}: ${(e as Error).message}`);
+      }
+      rows.set(i, { index: i, arch_str: arch_str ?? "", line, values: record });
+    });
+    return { path, metrics: table.columns, rows };
+  }
+  return null;
 }
 
 /**

@@ -8,7 +8,7 @@
  */
 
 import { nb201Space } from "../spaces/nb201_space.ts";
-import type { SearchSpace } from "../spaces/space.ts";
+import { indexedSize, type SearchSpace } from "../spaces/space.ts";
 import { deriveSeed, Rng } from "../spaces/rng.ts";
 
 /** Scores of benchmark indices (a proxy, higher is better; `-Infinity` for degenerate archs). */
@@ -121,7 +121,8 @@ export async function regularizedEvolution(
     trajectory.push({ evaluated, seconds, best, bestFitness });
     return true;
   };
-  const start = initial ?? Array.from({ length: P }, () => rng.int(space.size));
+  const start = initial ??
+    Array.from({ length: P }, () => rng.int(indexedSize(space, "regularized evolution")));
   for (const index of start.slice(0, P)) {
     if (!(await tryAdd(index))) return finish();
   }

@@ -6,6 +6,8 @@
 
 import { getSpace, SPACES as SPACE_TABLE } from "../spaces/registry.ts";
 import { ArchParseError, type SearchSpace } from "../spaces/space.ts";
+// @ts-types="@types/papaparse"
+import Papa from "papaparse";
 import { UsageError } from "./_errors.ts";
 import { readTextInput, toJsonl, writeFileAtomic } from "./_io.ts";
 
@@ -37,6 +39,10 @@ export function checkSpace(space: string): void {
 export function sampleArchs(n: number, seed: number, replace = false, space = "nb201"): ArchRecord[] {
   const sp = spaceOf(space);
   if (!Number.isInteger(n) || n < 1) throw new UsageError(`--n must be a positive integer, got ${n}`);
+  if (sp.size === null) {
+    if (!sp.sampleArchs) throw new UsageError(`--n: the ${space} space cannot be sampled; use --from FILE`);
+    return sp.sampleArchs(n, seed).map((arch_str) => ({ space, index: -1, arch_str }));
+  }
   if (!replace && n > sp.size) {
     throw new UsageError(
       `--n ${n} exceeds the ${sp.size} ${space} architectures; add --replace to draw with replacement`,
@@ -48,12 +54,21 @@ export function sampleArchs(n: number, seed: number, replace = false, space = "n
 /** Every architecture of a space, in benchmark index order (0 .. size-1). */
 export function allArchs(space = "nb201"): ArchRecord[] {
   const sp = spaceOf(space);
+  if (sp.size === null) {
+    throw new UsageError(`--all: the ${space} space has no enumeration here; use --n N or --from FILE`);
+  }
   return Array.from({ length: sp.size }, (_, index) => ({ space, index, arch_str: sp.archAt(index) }));
 }
 
-/** Parses a `--from` file: one arch string or benchmark index per line; blank lines and `#` comments skipped. */
+/**
+ * Parses a `--from` file: one arch string or benchmark index per line, blank lines and `#` comments skipped;
+ * or, for spaces that read a benchmark layout (`fromTable`), a CSV file in that layout (e.g. NB101's
+ * `adjacency_rowmajor_7x7,ops,...`), each row's index being its 0-based row number in the file.
+ */
 export function parseArchList(path: string, text: string, space = "nb201"): ArchRecord[] {
   const sp = spaceOf(space);
+  const first = text.split(/\r?\n/).find((l) => l.trim() !== "" && !l.trim().startsWith("#")) ?? "";
+  if (sp.fromTable && first.includes(",")) return parseArchTable(path, text, sp);
   const out: ArchRecord[] = [];
   text.split(/\r?\n/).forEach((raw, i) => {
     const line = raw.trim();
@@ -70,6 +85,32 @@ export function parseArchList(path: string, text: string, space = "nb201"): Arch
     throw new UsageError(`${path}: no architectures (one arch string or benchmark index per line)`);
   }
   return out;
+}
+
+function parseArchTable(path: string, text: string, sp: SearchSpace): ArchRecord[] {
+  const parsed = Papa.parse<Record<string, string>>(text.trim(), { header: true, skipEmptyLines: true });
+  if (parsed.errors.length > 0) {
+    const e = parsed.errors[0]!;
+    throw new UsageError(`${path}: row ${(e.row ?? 0) + 2}: ${e.message}`);
+  }
+  return parsed.data.map((row, i) => {
+    let arch_str: string | null;
+    try {
+      arch_str = sp.fromTable!(row);
+    } catch (e) {
+      if (e instanceof ArchParseError) throw new UsageError(`${path}:${i + 2}: ${e.message}`);
+      throw e;
+    }
+    if (arch_str === null) {
+      throw new UsageError(
+        `${path}: not a ${sp.name} table (columns ${
+          parsed.meta.fields?.join(", ")
+        }); expected one arch string ` +
+          `per line or the benchmark's CSV layout`,
+      );
+    }
+    return { space: sp.name, index: i, arch_str };
+  });
 }
 
 /** Options of the sample stage. */

@@ -43,13 +43,17 @@ export interface SearchSpace {
   readonly title: string;
   /** The arch string form, for messages, e.g. `c0:c1:c2:c3:c4`. */
   readonly form: string;
-  /** Number of architectures; indices run 0 .. size-1 in the benchmark's order. */
-  readonly size: number;
+  /**
+   * Number of architectures; indices run 0 .. size-1 in the benchmark's order. `null` for a space without an
+   * index order (NB101, DARTS): its records carry index -1, or their row in the benchmark file they came from,
+   * and `archAt`, `sample` and `mutate` throw.
+   */
+  readonly size: number | null;
   /** Parses and validates an arch string; returns its canonical form. Throws {@link ArchParseError}. */
   canonical(arch: string): string;
   /** Parses one `--from` line: an arch string or a decimal benchmark index; returns the canonical string. */
   parseLine(line: string): string;
-  /** Benchmark index of an arch string (parsed first). */
+  /** Benchmark index of an arch string (parsed first); -1 when the space has no index order. */
   indexOf(arch: string): number;
   /** Canonical arch string of a benchmark index. */
   archAt(index: number): string;
@@ -62,6 +66,21 @@ export interface SearchSpace {
   mutate(index: number, rng: Rng): number;
   /** Lowers an arch string into a network plan. */
   lower(arch: string, options?: LowerOptions): NetworkPlan;
+  /** `n` seeded random arch strings (spaces without an index order; deterministic in (n, seed)). */
+  sampleArchs?(n: number, seed: number): string[];
+  /**
+   * The arch string of one row of a benchmark file in the space's published layout (e.g. the NB101 columns
+   * `adjacency_rowmajor_7x7` and `ops`), or null when the row's columns are not that layout.
+   */
+  fromTable?(row: Readonly<Record<string, string>>): string | null;
+}
+
+/** Throws unless the space has an index order; returns its size. */
+export function indexedSize(space: SearchSpace, what: string): number {
+  if (space.size === null) {
+    throw new RangeError(`${what}: the ${space.name} space has no benchmark index order`);
+  }
+  return space.size;
 }
 
 /** Error thrown when an arch string (or a `--from` line) does not parse. */

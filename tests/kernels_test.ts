@@ -278,6 +278,76 @@ Deno.test({
   },
 });
 
+Deno.test({
+  name:
+    "node kernel max-pools (3x3 stride 1 ignoring padding, 2x2 stride 2) and slices channels on odd shapes",
+  ignore,
+  async fn() {
+    // 3x3 max with padding ignored, plus a slice of a 5-channel source (channels 1..3 -> 0..2, ReLU'd) and a
+    // raw term, on n=3 c=4 7x9.
+    const [n, c, h, w] = [3, 4, 7, 9];
+    const x = randomFloats(n * c * h * w, 21, -2, 1);
+    const sc = 5;
+    const y = randomFloats(n * sc * h * w, 22, -1, 1);
+    const r = randomFloats(n * c * h * w, 23);
+    const got = await runNode(
+      gpu!,
+      {
+        n,
+        c,
+        h,
+        w,
+        pack: false,
+        terms: [{ kind: "max3" }, { kind: "slice", sc, from: 1, to: 0, count: 3, relu: true }, {
+          kind: "raw",
+        }],
+      },
+      [x, y, r],
+      [],
+    );
+    const want = new Float64Array(n * c * h * w);
+    for (let i = 0; i < n; i++) {
+      for (let ch = 0; ch < c; ch++) {
+        for (let yy = 0; yy < h; yy++) {
+          for (let xx = 0; xx < w; xx++) {
+            let m = -Infinity;
+            for (let dy = -1; dy <= 1; dy++) {
+              for (let dx = -1; dx <= 1; dx++) {
+                const a = yy + dy;
+                const b = xx + dx;
+                if (a >= 0 && a < h && b >= 0 && b < w) m = Math.max(m, x[((i * c + ch) * h + a) * w + b]!);
+              }
+            }
+            const o = ((i * c + ch) * h + yy) * w + xx;
+            const sl = ch < 3 ? Math.max(y[((i * sc + ch + 1) * h + yy) * w + xx]!, 0) : 0;
+            want[o] = m + sl + r[o]!;
+          }
+        }
+      }
+    }
+    assertClose(got.out, want, 1e-6, "max3 + slice + raw");
+    // 2x2 max of a 9x6 source (the odd last row dropped), exact on a ramp.
+    const [sh, sw] = [9, 6];
+    const z = new Float32Array(2 * 3 * sh * sw).map((_, i) => (i * 7) % 11);
+    const m2 = await runNode(
+      gpu!,
+      { n: 2, c: 3, h: 4, w: 3, pack: false, terms: [{ kind: "max2", sh, sw }] },
+      [z],
+      [],
+    );
+    const want2 = new Float32Array(2 * 3 * 4 * 3);
+    for (let p = 0; p < 6; p++) {
+      for (let oy = 0; oy < 4; oy++) {
+        for (let ox = 0; ox < 3; ox++) {
+          const at = (dy: number, dx: number) => z[(p * sh + 2 * oy + dy) * sw + 2 * ox + dx]!;
+          want2[(p * 4 + oy) * 3 + ox] = Math.max(at(0, 0), at(0, 1), at(1, 0), at(1, 1));
+        }
+      }
+    }
+    assertExact(m2.out, want2, "max2 ramp");
+  },
+});
+
 for (const units of [77, 256]) {
   Deno.test({
     name: `popcount accumulates weighted Hamming distances bit for bit when n=13 and ${units} units per code`,

@@ -2,7 +2,16 @@
 // (with the new max-pool and channel-slice node terms) matches an independent float64 forward of NB101's
 // model builder.
 import { lowerNb101 } from "../spaces/nb101_network.ts";
-import { nb101Params, type Nb101Spec, parseCell, pruneSpec, vertexChannels } from "../spaces/nb101.ts";
+import {
+  canonicalCell,
+  nb101Params,
+  type Nb101Spec,
+  parseCell,
+  pruneSpec,
+  vertexChannels,
+} from "../spaces/nb101.ts";
+import { allArchs, parseArchList, sampleArchs } from "../pipeline/sample.ts";
+import { parseBenchTable } from "../pipeline/evaluate.ts";
 import { initParams, type Params } from "../spaces/init.ts";
 import { runForward } from "../proxies/_forward.ts";
 import { assertClose, assertExact, randomFloats, testGpu } from "./_helpers.ts";
@@ -178,3 +187,38 @@ for (const [name, s] of Object.entries(CELLS)) {
     },
   });
 }
+
+Deno.test("nb101 through the pipeline: --from reads the NASLib CSV layout (index = row), bench tables join by row", () => {
+  const csv = [
+    "adjacency_rowmajor_7x7,ops,val_accuracy",
+    `${"0".repeat(6)}1${
+      "0".repeat(42)
+    },input;conv3x3-bn-relu;conv3x3-bn-relu;conv3x3-bn-relu;conv3x3-bn-relu;conv3x3-bn-relu;output,83.5`,
+    `${CELLS.first.split(":")[0]},${CELLS.first.split(":")[1]},91.2`,
+  ].join("\n");
+  const recs = parseArchList("t.csv", csv, "nb101-stem16");
+  if (recs.length !== 2 || recs[0]!.index !== 0 || recs[1]!.index !== 1) {
+    throw new Error(JSON.stringify(recs));
+  }
+  // Dangling vertices are pruned: row 0 is the input -> output cell.
+  if (recs[0]!.arch_str !== "0100:input;output") throw new Error(recs[0]!.arch_str);
+  const bench = parseBenchTable("t.csv", csv);
+  if (
+    bench.rows.get(1)!.arch_str !== recs[1]!.arch_str || bench.rows.get(0)!.values["val_accuracy"] !== "83.5"
+  ) {
+    throw new Error("bench table layout");
+  }
+  // Random cells: seeded, valid, canonical; no index order.
+  const a = sampleArchs(5, 2, false, "nb101");
+  if (JSON.stringify(a) !== JSON.stringify(sampleArchs(5, 2, false, "nb101"))) throw new Error("seeded");
+  for (const r of a) {
+    if (r.index !== -1 || canonicalCell(r.arch_str) !== r.arch_str) throw new Error(JSON.stringify(r));
+  }
+  let refused = false;
+  try {
+    allArchs("nb101");
+  } catch (e) {
+    refused = /no enumeration/.test((e as Error).message);
+  }
+  if (!refused) throw new Error("--all on nb101 must be refused");
+});

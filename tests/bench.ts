@@ -15,7 +15,7 @@
  * 7. GenNAS for the mixed cell at batch 16: seconds per training step (forward, MSE, backward, SGD; no
  *    read-back) over `--gennas-iters` steps (default 10), and the per-arch time of the paper's 100 steps plus
  *    the final forward at that rate.
- * Prints median, min and max of R runs.
+ * Prints median, min and max of R runs. `--skip 5,6,7` leaves sections out (validation always runs).
  * @module
  */
 
@@ -49,6 +49,9 @@ const flag = (name: string, def: number) => {
   return i >= 0 ? Number(args[i + 1]) : def;
 };
 const RANDOM = flag("--random", 50);
+/** `--skip 5,6,7` leaves out sections (e.g. the slow gradient, ntk and gennas timings); validation always runs. */
+const SKIP = new Set((args[args.indexOf("--skip") + 1] ?? "").split(",").filter(() => args.includes("--skip")));
+const run = (section: number) => !SKIP.has(String(section));
 const RUNS = flag("--runs", 3);
 const B = 128;
 
@@ -208,7 +211,7 @@ for (const [name, arch] of FIXED) {
   console.log(`  mean of ${RANDOM} random ${stats(t)} s`);
 }
 // 5. Gradient proxies: seconds per arch for the mixed cell (one forward + backward each; synflow batch 1).
-{
+if (run(5)) {
   const GB = flag("--grad-batch", 64);
   const mixed = FIXED[2]![1];
   const plan = lowerNb201(parseArch(mixed), { classes: 10 });
@@ -246,7 +249,7 @@ for (const [name, arch] of FIXED) {
   gin.destroy();
 }
 // 6. ntk: seconds per arch for the mixed cell.
-{
+if (run(6)) {
   const NB = flag("--ntk-batch", 8);
   const plan = lowerNb201(parseArch(FIXED[2]![1]), { classes: 10 });
   const nin = gpu.upload(syntheticBatch({ batch: NB, seed: 0 }).data, "bench.ntk.batch");
@@ -263,7 +266,7 @@ for (const [name, arch] of FIXED) {
 }
 
 // 7. GenNAS: seconds per training step for the mixed cell, batch 16.
-{
+if (run(7)) {
   const GI = flag("--gennas-iters", 10);
   const plan = lowerNb201(parseArch(FIXED[2]![1]), {
     classes: 10,

@@ -25,7 +25,11 @@ async function adapters(): Promise<Map<string, string>> {
 }
 const found = gpu === null ? new Map<string, string>() : await adapters();
 
-const RESULTS = ["results/nb201/cifar10/naswot-1000", "results/nb201/cifar10/naswot-naslib725"];
+const RESULTS = [
+  "results/nb201/cifar10/naswot-1000",
+  "results/nb201/cifar10/naswot-naslib725",
+  "results/nb101/cifar10/naswot-500",
+];
 
 for (const rel of RESULTS) {
   const dir = `${root}${rel}`;
@@ -53,7 +57,13 @@ for (const rel of RESULTS) {
       const rng = new Rng(Date.now() % 1000);
       const pick = [...new Set(Array.from({ length: 5 }, () => rows[rng.int(rows.length)]!))];
       const tmp = await Deno.makeTempDir({ prefix: "untrained-rescore-" });
-      await Deno.writeTextFile(`${tmp}/list.txt`, pick.map((r) => r.split(",")[0]).join("\n") + "\n");
+      // The picked rows' records as the sample stage wrote them (same space, index and arch string).
+      const space = manifest.stages.sample?.params?.space ?? "nb201";
+      const records = pick.map((r) => {
+        const [index, arch_str] = r.split(",");
+        return JSON.stringify({ arch_str, index: Number(index), space });
+      });
+      await Deno.writeTextFile(`${tmp}/archs.jsonl`, records.join("\n") + "\n");
       const run = async (args: string[]) => {
         const r = await new Deno.Command(Deno.execPath(), {
           args: ["run", "--allow-read", "--allow-write", `${root}mod.ts`, ...args],
@@ -63,7 +73,6 @@ for (const rel of RESULTS) {
         }).output();
         if (r.code !== 0) throw new Error(`${args[0]} failed: ${new TextDecoder().decode(r.stderr)}`);
       };
-      await run(["sample", "--space", "nb201", "--from", `${tmp}/list.txt`, "--out", `${tmp}/archs.jsonl`]);
       const args = [...cmd];
       args[args.indexOf("--in") + 1] = `${tmp}/archs.jsonl`;
       args[args.indexOf("--out") + 1] = `${tmp}/scores.csv`;

@@ -13,6 +13,7 @@ import {
   encodeConv,
   packConvWeights,
 } from "../shaders/conv2d.ts";
+import { dwConvKernel, type DwConvSpec, encodeDwConv } from "../shaders/dwconv.ts";
 import {
   codeWords,
   encodeNode,
@@ -67,12 +68,15 @@ type Step =
   | { kind: "conv"; spec: ConvSpec; tensor: number; term: number }
   | { kind: "node"; tensor: number };
 
-/** Conv spec of a conv term of a tensor. */
+/**
+ * Conv spec of a conv term of a tensor. The output size is the tensor's: when it differs from the formula's
+ * (DARTS FactorizedReduce's shifted conv, pad -1) it is given explicitly; otherwise the spec is as before.
+ */
 export function convSpecOf(plan: NetworkPlan, n: number, t: PlanTensor, termIndex: number): ConvSpec {
   const term = t.terms[termIndex]!;
   if (term.op !== "conv") throw new Error("not a conv term");
   const src = plan.tensors[term.src]!.shape;
-  return {
+  const spec: ConvSpec = {
     n,
     cin: src.c,
     h: src.h,
@@ -83,13 +87,60 @@ export function convSpecOf(plan: NetworkPlan, n: number, t: PlanTensor, termInde
     pad: term.pad,
     relu: term.relu,
   };
+  const ho = Math.floor((src.h + 2 * term.pad - term.k) / term.stride) + 1;
+  const wo = Math.floor((src.w + 2 * term.pad - term.k) / term.stride) + 1;
+  if (ho !== t.shape.h || wo !== t.shape.w) {
+    if (term.pad >= 0) {
+      throw new RangeError(
+        `plan ${plan.arch}: conv term of ${t.name} gives ${ho}x${wo}, the tensor is ${t.shape.h}x${t.shape.w}`,
+      );
+    }
+    spec.ho = t.shape.h;
+    spec.wo = t.shape.w;
+  }
+  return spec;
 }
 
+/** Depthwise conv spec of a dwconv term of a tensor (its output size must be the tensor's). */
+export function dwConvSpecOf(plan: NetworkPlan, n: number, t: PlanTensor, termIndex: number): DwConvSpec {
+  const term = t.terms[termIndex]!;
+  if (term.op !== "dwconv") throw new Error("not a dwconv term");
+  const src = plan.tensors[term.src]!.shape;
+  const span = term.dilation * (term.k - 1) + 1;
+  const ho = Math.floor((src.h + 2 * term.pad - span) / term.stride) + 1;
+  const wo = Math.floor((src.w + 2 * term.pad - span) / term.stride) + 1;
+  if (src.c !== t.shape.c || ho !== t.shape.h || wo !== t.shape.w) {
+    throw new RangeError(
+      `plan ${plan.arch}: dwconv term of ${t.name} gives ${src.c}x${ho}x${wo}, the tensor is ` +
+        `${t.shape.c}x${t.shape.h}x${t.shape.w}`,
+    );
+  }
+  return {
+    n,
+    c: src.c,
+    h: src.h,
+    w: src.w,
+    k: term.k,
+    stride: term.stride,
+    pad: term.pad,
+    dilation: term.dilation,
+    relu: term.relu,
+  };
+}
+
+/** True when a tensor is one dwconv term and needs no code: the convolution writes the tensor directly. */
+function directDwConv(t: PlanTensor, pack: boolean): boolean {
+  return !pack && t.terms.length === 1 && t.terms[0]!.op === "dwconv";
+}
+
+/** Node spec of a tensor: one node term per plan term (conv and dwconv terms are read from their outputs). */
 export function nodeSpecOf(plan: NetworkPlan, n: number, t: PlanTensor, pack: boolean): NodeSpec {
   const terms: NodeTerm[] = t.terms.map((term): NodeTerm => {
     switch (term.op) {
       case "conv":
         return { kind: term.bn ? "bn" : "raw" };
+      case "dwconv":
+        return { kind: "raw" };
       case "identity":
         return { kind: term.bn ? "bn" : "raw" };
       case "avgpool3":
@@ -109,6 +160,14 @@ export function nodeSpecOf(plan: NetworkPlan, n: number, t: PlanTensor, pack: bo
       case "maxpool2": {
         const s = plan.tensors[term.src]!.shape;
         return { kind: "max2", sh: s.h, sw: s.w };
+      }
+      case "avgpool3s2": {
+        const s = plan.tensors[term.src]!.shape;
+        return { kind: "pool3s2", sh: s.h, sw: s.w };
+      }
+      case "maxpool3s2": {
+        const s = plan.tensors[term.src]!.shape;
+        return { kind: "max3s2", sh: s.h, sw: s.w };
       }
       case "slice": {
         const s = plan.tensors[term.src]!.shape;
@@ -132,8 +191,10 @@ export async function preparePlan(
   for (const t of plan.tensors.slice(1)) {
     t.terms.forEach((term, i) => {
       if (term.op === "conv") kernels.push(convKernel(convSpecOf(plan, n, t, i)).kernel);
+      if (term.op === "dwconv") kernels.push(dwConvKernel(dwConvSpecOf(plan, n, t, i)).kernel);
     });
-    kernels.push(nodeKernel(nodeSpecOf(plan, n, t, !!opts.naswot && t.reluUses > 0)).kernel);
+    const pack = !!opts.naswot && t.reluUses > 0;
+    if (!directDwConv(t, pack)) kernels.push(nodeKernel(nodeSpecOf(plan, n, t, pack)).kernel);
     kernels.push(...bnKernels(n, t.shape.c, t.shape.h * t.shape.w));
     if (opts.naswot && t.reluUses > 0) {
       kernels.push(popcountKernel(n, codeWords(t.shape.c, t.shape.h, t.shape.w)));
@@ -142,7 +203,7 @@ export async function preparePlan(
   if (opts.naswot) kernels.push(...logdetKernels(n));
   if (opts.logits && plan.head.src >= 0) {
     const s = plan.tensors[plan.head.src]!.shape;
-    kernels.push(...headKernels(n, s.c, s.h * s.w, plan.classes));
+    kernels.push(...headKernels(n, s.c, s.h * s.w, plan.classes, plan.head.relu ?? true));
   }
   await Promise.all(kernels.map((k) => gpu.pipeline(k)));
 }
@@ -179,6 +240,18 @@ export async function runForward(
     a.set(be, g.length);
     return upload(a, label);
   };
+  // BatchNorm2d(affine=False): weight 1 and bias 0, one upload per channel count.
+  const unitAffine = new Map<number, GPUBuffer>();
+  const noAffine = (c: number) => {
+    let b = unitAffine.get(c);
+    if (!b) {
+      const a = new Float32Array(2 * c);
+      a.fill(1, 0, c);
+      b = upload(a, `bn.unit${c}`);
+      unitAffine.set(c, b);
+    }
+    return b;
+  };
 
   // Last reader of each tensor, to return buffers to the pool as early as possible.
   const lastUse = new Array<number>(plan.tensors.length).fill(-1);
@@ -198,8 +271,28 @@ export async function runForward(
   for (const t of plan.tensors.slice(1)) {
     const scratch: PooledBuffer[] = [];
     const termBuffers: TermBuffers[] = [];
+    const pack = !!opts.naswot && t.reluUses > 0;
+    const direct = directDwConv(t, pack);
     t.terms.forEach((term, i) => {
       let src: Binding = buffers.get(term.src)!;
+      if (term.op === "dwconv") {
+        const spec = dwConvSpecOf(plan, n, t, i);
+        const { kernel, groups } = dwConvKernel(spec);
+        const out = gpu.acquire(floats(n, t.shape) * 4, direct ? "tensor" : "dwconv");
+        if (direct) {
+          held.push(out);
+          buffers.set(t.id, out);
+        } else scratch.push(out);
+        encodeDwConv(
+          rec,
+          gpu.compiled(kernel)!,
+          groups,
+          src,
+          upload(param(term.params.conv), term.params.conv!),
+          out,
+        );
+        src = out;
+      }
       if (term.op === "conv") {
         const spec = convSpecOf(plan, n, t, i);
         const { kernel, groups } = convKernel(spec);
@@ -226,21 +319,24 @@ export async function runForward(
         src = out;
       }
       if ((term.op === "conv" || term.op === "identity") && term.bn) {
-        const af = affine(term.params.bnWeight, term.params.bnBias, term.params.bnWeight!);
+        const af = term.affine === false
+          ? noAffine(t.shape.c)
+          : affine(term.params.bnWeight, term.params.bnBias, term.params.bnWeight!);
         termBuffers.push({ src, stats: encodeBnStats(gpu, rec, src, af, n, t.shape, scratch) });
       } else termBuffers.push({ src });
     });
-    const pack = !!opts.naswot && t.reluUses > 0;
-    const spec = nodeSpecOf(plan, n, t, pack);
-    const { kernel, groups } = nodeKernel(spec);
-    const out = gpu.acquire(floats(n, t.shape) * 4, "tensor");
-    held.push(out);
-    buffers.set(t.id, out);
     const words = codeWords(t.shape.c, t.shape.h, t.shape.w);
     const codes = pack
       ? gpu.acquire(Math.ceil(n / POPCOUNT_ROWS) * POPCOUNT_ROWS * words * 4, "codes")
       : null;
-    encodeNode(rec, gpu.compiled(kernel)!, spec, groups, out, codes, termBuffers);
+    if (!direct) {
+      const spec = nodeSpecOf(plan, n, t, pack);
+      const { kernel, groups } = nodeKernel(spec);
+      const out = gpu.acquire(floats(n, t.shape) * 4, "tensor");
+      held.push(out);
+      buffers.set(t.id, out);
+      encodeNode(rec, gpu.compiled(kernel)!, spec, groups, out, codes, termBuffers);
+    }
     if (codes && ham) {
       const pk = popcountKernel(n, words);
       encodePopcount(gpu, rec, gpu.compiled(pk)!, n, words, codes, ham, t.reluUses);
@@ -279,7 +375,7 @@ export async function runForward(
   const feat: PooledBuffer[] = [];
   if (opts.logits && plan.head.src >= 0) {
     const s = plan.tensors[plan.head.src]!.shape;
-    const [gap, lin] = headKernels(n, s.c, s.h * s.w, plan.classes);
+    const [gap, lin] = headKernels(n, s.c, s.h * s.w, plan.classes, plan.head.relu ?? true);
     const f = gpu.acquire(n * s.c * 4, "features");
     feat.push(f);
     logitsBuf = gpu.acquire(n * plan.classes * 4, "logits");

@@ -20,6 +20,12 @@ export interface ConvSpec {
   pad: number;
   /** Apply ReLU to the input as it is loaded. */
   relu: boolean;
+  /**
+   * Explicit output size, when it is not the formula's (absent otherwise): DARTS FactorizedReduce's conv on
+   * x[:, :, 1:, 1:] runs as pad -1 with the output size of the shifted input, floor((H - 2) / S) + 1.
+   */
+  ho?: number;
+  wo?: number;
 }
 
 /** Register-blocking choice: TP output pixels x TC output channels per invocation (TC a multiple of 4). */
@@ -32,10 +38,19 @@ export interface ConvBlocking {
   th?: number;
 }
 
-/** Output spatial size of a convolution. */
+/**
+ * Output spatial size of a convolution: floor((H + 2*pad - k) / stride) + 1, or the spec's explicit size (which
+ * must not read past the input's last row or column).
+ */
 export function convOutSize(spec: ConvSpec): { ho: number; wo: number } {
-  const ho = Math.floor((spec.h + 2 * spec.pad - spec.k) / spec.stride) + 1;
-  const wo = Math.floor((spec.w + 2 * spec.pad - spec.k) / spec.stride) + 1;
+  const ho = spec.ho ?? Math.floor((spec.h + 2 * spec.pad - spec.k) / spec.stride) + 1;
+  const wo = spec.wo ?? Math.floor((spec.w + 2 * spec.pad - spec.k) / spec.stride) + 1;
+  if (
+    (spec.ho !== undefined && (ho - 1) * spec.stride - spec.pad + spec.k > spec.h + Math.max(spec.pad, 0)) ||
+    (spec.wo !== undefined && (wo - 1) * spec.stride - spec.pad + spec.k > spec.w + Math.max(spec.pad, 0))
+  ) {
+    throw new RangeError(`conv2d: explicit output size reads past the input for ${JSON.stringify(spec)}`);
+  }
   if (ho < 1 || wo < 1) throw new RangeError(`conv2d: empty output for ${JSON.stringify(spec)}`);
   return { ho, wo };
 }
@@ -71,8 +86,8 @@ export const convKernel = memoize(function convKernel(spec: ConvSpec, blockingAr
     TH: th,
     ...unrolledConvBody(spec.k, spec.stride, th, tp, tc / 4, spec.relu),
   });
-  const name = `conv2d_k${spec.k}s${spec.stride}p${spec.pad}${
-    spec.relu ? "_relu" : ""
+  const name = `conv2d_k${spec.k}s${spec.stride}p${spec.pad}${spec.relu ? "_relu" : ""}${
+    spec.ho !== undefined || spec.wo !== undefined ? `_o${ho}x${wo}` : ""
   }_th${th}tp${tp}tc${tc}`;
   const kernel: Kernel = {
     name,

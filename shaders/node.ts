@@ -1,6 +1,7 @@
 /**
  * Node kernel generation (pure): a tensor formed as a sum of terms (batch-normalised, raw, ReLU, 3x3 or
- * 2x2 average pooled), written once and optionally bit-packed into its binary code.
+ * 2x2 average or max pooled, 3x3 stride-2 pooled, channel slices), written once and optionally bit-packed
+ * into its binary code.
  * @module
  */
 
@@ -12,7 +13,9 @@ import vec4Template from "./node_vec4.wgsl" with { type: "text" };
 
 /**
  * One term of a node sum. `pool2` (2x2 mean) and `pick2` (the top-left element of each 2x2 block) read a
- * source of size sh x sw (output = floor(sh/2) x floor(sw/2)).
+ * source of size sh x sw (output = floor(sh/2) x floor(sw/2)); `pool3s2` (3x3 mean, padding excluded) and
+ * `max3s2` (3x3 max, padding ignored), both stride 2 and pad 1, read one of sh x sw (output = ceil(sh/2) x
+ * ceil(sw/2)).
  */
 export type NodeTerm =
   | { kind: "bn" }
@@ -23,6 +26,8 @@ export type NodeTerm =
   | { kind: "pick2"; sh: number; sw: number }
   | { kind: "max3" }
   | { kind: "max2"; sh: number; sw: number }
+  | { kind: "pool3s2"; sh: number; sw: number }
+  | { kind: "max3s2"; sh: number; sw: number }
   | { kind: "slice"; sc: number; from: number; to: number; count: number; relu: boolean };
 
 /** Shape of the node's output and whether to pack its code. */
@@ -46,7 +51,7 @@ export function nodeVec4(spec: NodeSpec): boolean {
     spec.terms.every((t) =>
       (t.kind !== "pool2" || t.sw % 4 === 0) && t.kind !== "pick2" && t.kind !== "max3" &&
       t.kind !== "max2" &&
-      t.kind !== "slice"
+      t.kind !== "slice" && t.kind !== "pool3s2" && t.kind !== "max3s2"
     );
 }
 
@@ -139,6 +144,36 @@ export const nodeKernel = memoize(function nodeKernel(spec: NodeSpec): { kernel:
           ].join("\n"),
         );
         break;
+      case "pool3s2":
+      case "max3s2": {
+        // Taps (2y + dy, 2x + dx), dy, dx in -1..1, of an SH x SW source. The centre (2y, 2x) is always
+        // inside (y < ceil(SH/2)), so the max starts from it; the mean divides by the taps inside.
+        overrides.push(`override SH${t}: u32;`, `override SW${t}: u32;`);
+        const max = term.kind === "max3s2";
+        const lines = [
+          `    {`,
+          `      let cb = (n * C + c) * SH${t} * SW${t};`,
+          max ? `      var m = src${t}[cb + (2u * y) * SW${t} + 2u * x];` : `      var s = 0.0;`,
+        ];
+        if (!max) lines.push(`      var cnt = 0.0;`);
+        for (let dy = -1; dy <= 1; dy++) {
+          for (let dx = -1; dx <= 1; dx++) {
+            if (max && dy === 0 && dx === 0) continue;
+            const acc = max
+              ? `m = select(m, max(m, q), in); }`
+              : `s += select(0.0, q, in); cnt += select(0.0, 1.0, in); }`;
+            lines.push(
+              `      { let yy = i32(2u * y) + ${dy}; let xx = i32(2u * x) + ${dx}; ` +
+                `let in = yy >= 0 && yy < i32(SH${t}) && xx >= 0 && xx < i32(SW${t}); ` +
+                `let q = src${t}[cb + u32(clamp(yy, 0, i32(SH${t}) - 1)) * SW${t} + ` +
+                `u32(clamp(xx, 0, i32(SW${t}) - 1))]; ${acc}`,
+            );
+          }
+        }
+        lines.push(max ? `      v += m;` : `      v += s / cnt;`, `    }`);
+        terms.push(lines.join("\n"));
+        break;
+      }
       case "slice": {
         // Channels [to, to + count) of this tensor read channels [from, from + count) of a source of sc
         // channels (index clamped into the source, the value selected only inside the range).
@@ -162,6 +197,13 @@ export const nodeKernel = memoize(function nodeKernel(spec: NodeSpec): { kernel:
   spec.terms.forEach((term, t) => {
     if (term.kind === "pool2" || term.kind === "pick2" || term.kind === "max2") {
       if (Math.floor(term.sh / 2) !== spec.h || Math.floor(term.sw / 2) !== spec.w) {
+        throw new RangeError(`node: ${term.kind} of ${term.sh}x${term.sw} cannot give ${spec.h}x${spec.w}`);
+      }
+      constants[`SH${t}`] = term.sh;
+      constants[`SW${t}`] = term.sw;
+    }
+    if (term.kind === "pool3s2" || term.kind === "max3s2") {
+      if (Math.ceil(term.sh / 2) !== spec.h || Math.ceil(term.sw / 2) !== spec.w) {
         throw new RangeError(`node: ${term.kind} of ${term.sh}x${term.sw} cannot give ${spec.h}x${spec.w}`);
       }
       constants[`SH${t}`] = term.sh;

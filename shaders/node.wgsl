@@ -8,6 +8,9 @@
 //   pick2 : element (2y, 2x) of an SH x SW source (nearest resize to half size; no vec4 variant)
 //   max3  : 3x3 max, stride 1, padding ignored (MaxPool2d(3, 1, 1) / TF max_pooling2d "same"; no vec4 variant)
 //   max2  : 2x2 max, stride 2, of an SH x SW source (MaxPool2d(2, 2); no vec4 variant)
+//   pool3s2: 3x3 average, stride 2, pad 1, padding excluded from the divisor, of an SH x SW source
+//           (AvgPool2d(3, 2, 1, count_include_pad=False); output ceil(SH/2) x ceil(SW/2); no vec4 variant)
+//   max3s2: 3x3 max, stride 2, pad 1, padding ignored, of an SH x SW source (MaxPool2d(3, 2, 1); no vec4)
 //   slice : channel c - TO + FROM of a source with SC channels (optionally ReLU'd) where TO <= c < TO + COUNT,
 //           else 0 (NB101 truncation and concatenation; no vec4 variant)
 // An empty term list writes zeros.

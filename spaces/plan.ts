@@ -27,8 +27,13 @@ export interface TermParams {
 
 /**
  * One summand of a tensor:
- * - `conv`: [BN](Conv_k,stride,pad([ReLU](src)))
+ * - `conv`: [BN](Conv_k,stride,pad([ReLU](src))); the output size is the tensor's. `pad` -1 reads pixel
+ *   (y*stride + 1 + ky, x*stride + 1 + kx): DARTS FactorizedReduce's conv on x[:, :, 1:, 1:] (stride 2, k 1),
+ *   whose output (PyTorch: floor((H - 2) / 2) + 1) is then given by the tensor's shape, not the usual formula
  * - `identity`: [BN](src)
+ * - `dwconv`: depthwise Conv_k,stride,pad,dilation([ReLU](src)), weights [C][1][k][k] (DARTS sep/dil convs)
+ * - `avgpool3s2`: 3x3 average pool, stride 2, pad 1, padding excluded from the divisor (output ceil(H/2))
+ * - `maxpool3s2`: 3x3 max pool, stride 2, pad 1, padding ignored (PyTorch MaxPool2d(3, 2, 1); ceil(H/2))
  * - `avgpool3`: 3x3 average pool, stride 1, pad 1, padding excluded from the divisor
  * - `avgpool2`: 2x2 average pool, stride 2
  * - `subsample2`: every second row and column from the first (nearest-neighbour resize to half size)
@@ -37,6 +42,10 @@ export interface TermParams {
  * - `maxpool2`: 2x2 max pool, stride 2
  * - `slice`: channels [from, from + count) of src, optionally through ReLU, placed at channels
  *   [to, to + count) of this tensor and zero elsewhere (NB101's truncation and concatenation)
+ *
+ * The BN of `conv` and `identity` terms uses batch statistics; it is affine (weight and bias parameters named
+ * in `params`) unless `affine` is false: BatchNorm2d(affine=False), weight 1 and bias 0, no parameters (the
+ * BNs inside NASLib's DARTS ops). `affine` is absent from the plans of spaces that only use affine BNs.
  */
 export type Term =
   | {
@@ -47,9 +56,22 @@ export type Term =
     pad: number;
     relu: boolean;
     bn: boolean;
+    affine?: boolean;
     params: TermParams;
   }
-  | { op: "identity"; src: number; bn: boolean; params: TermParams }
+  | { op: "identity"; src: number; bn: boolean; affine?: boolean; params: TermParams }
+  | {
+    op: "dwconv";
+    src: number;
+    k: number;
+    stride: number;
+    pad: number;
+    dilation: number;
+    relu: boolean;
+    params: TermParams;
+  }
+  | { op: "avgpool3s2"; src: number }
+  | { op: "maxpool3s2"; src: number }
   | { op: "avgpool3"; src: number }
   | { op: "avgpool2"; src: number }
   | { op: "subsample2"; src: number }
@@ -67,10 +89,25 @@ export const NB201_TERM_OPS: readonly Term["op"][] = [
   "subsample2",
 ];
 
-/** Throws when a plan has a term op `who` cannot run (e.g. gradient proxies on an NB101 plan). */
+/**
+ * Throws when a plan has a term op `who` cannot run (e.g. gradient proxies on an NB101 plan). The forward-only
+ * extensions of DARTS plans are refused too: non-affine BNs (`affine: false`) and a head without ReLU.
+ */
 export function assertTermOps(plan: NetworkPlan, ops: readonly Term["op"][], who: string): void {
+  if (plan.head.relu === false) {
+    throw new RangeError(
+      `${who}: the ${plan.space} plan of ${plan.arch} has a classifier head without ReLU, which ${who} ` +
+        `does not support yet`,
+    );
+  }
   for (const t of plan.tensors) {
     for (const term of t.terms) {
+      if ((term.op === "conv" || term.op === "identity") && term.affine === false) {
+        throw new RangeError(
+          `${who}: the ${plan.space} plan of ${plan.arch} has a non-affine batch norm (tensor ${t.name}), ` +
+            `which ${who} does not support yet`,
+        );
+      }
       if (!ops.includes(term.op)) {
         throw new RangeError(
           `${who}: the ${plan.space} plan of ${plan.arch} has a "${term.op}" term (tensor ${t.name}), which ${who} ` +
@@ -127,8 +164,11 @@ export interface NetworkPlan {
   layers: PlanLayer[];
   /** Tensors to compute, in topological order; tensors that are identically zero are removed. */
   tensors: PlanTensor[];
-  /** The tensor the classifier reads (ReLU -> global average pool -> linear). */
-  head: { src: number; weight: string; bias: string };
+  /**
+   * The tensor the classifier reads: ReLU -> global average pool -> linear, or without the ReLU when `relu` is
+   * false (DARTS networks pool the last cell's output directly). `relu` is absent (true) in other plans.
+   */
+  head: { src: number; weight: string; bias: string; relu?: boolean };
   /** Regression-head output tensors (GenNAS), one per stage; -1 where the head is identically zero. */
   outputs?: number[];
   /**

@@ -7,11 +7,12 @@
 import { nb201Space } from "./nb201_space.ts";
 import { natsSss } from "./nats_sss.ts";
 import { nb101, nb101Stem16 } from "./nb101_space.ts";
+import { darts } from "./darts_space.ts";
 import type { SearchSpace } from "./space.ts";
 
 /** Every space, by name. */
 export const SPACES: ReadonlyMap<string, SearchSpace> = new Map(
-  [nb201Space, natsSss, nb101, nb101Stem16].map((s) => [s.name, s]),
+  [nb201Space, natsSss, nb101, nb101Stem16, darts].map((s) => [s.name, s]),
 );
 
 /** The space called `name`; throws a RangeError listing the known ones. */

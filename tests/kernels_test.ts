@@ -348,6 +348,125 @@ Deno.test({
   },
 });
 
+for (const [sh, sw] of [[7, 9], [8, 6], [1, 3]] as const) {
+  Deno.test({
+    name:
+      `node kernel 3x3 stride-2 pools (max ignoring padding, mean excluding it) when the source is ${sh}x${sw}`,
+    ignore,
+    async fn() {
+      // PyTorch MaxPool2d(3, 2, 1) / AvgPool2d(3, 2, 1, count_include_pad=False): output ceil(H/2) x ceil(W/2).
+      const [n, c] = [3, 5];
+      const [h, w] = [Math.ceil(sh / 2), Math.ceil(sw / 2)];
+      const x = randomFloats(n * c * sh * sw, 31, -2, 1);
+      const r = randomFloats(n * c * h * w, 32);
+      const spec = (kind: "pool3s2" | "max3s2"): NodeSpec => ({
+        n,
+        c,
+        h,
+        w,
+        pack: true,
+        terms: [{ kind, sh, sw }, { kind: "raw" }],
+      });
+      for (const kind of ["pool3s2", "max3s2"] as const) {
+        const got = await runNode(gpu!, spec(kind), [x, r], []);
+        const want = new Float64Array(n * c * h * w);
+        for (let p = 0; p < n * c; p++) {
+          for (let oy = 0; oy < h; oy++) {
+            for (let ox = 0; ox < w; ox++) {
+              let m = -Infinity;
+              let s = 0;
+              let cnt = 0;
+              for (let dy = -1; dy <= 1; dy++) {
+                for (let dx = -1; dx <= 1; dx++) {
+                  const [iy, ix] = [2 * oy + dy, 2 * ox + dx];
+                  if (iy < 0 || iy >= sh || ix < 0 || ix >= sw) continue;
+                  const v = x[(p * sh + iy) * sw + ix]!;
+                  m = Math.max(m, v);
+                  s += v;
+                  cnt++;
+                }
+              }
+              const o = (p * h + oy) * w + ox;
+              want[o] = (kind === "max3s2" ? m : s / cnt) + r[o]!;
+            }
+          }
+        }
+        assertClose(got.out, want, 1e-6, kind);
+        const words = codeWords(c, h, w);
+        for (let i = 0; i < n; i++) {
+          for (let u = 0; u < c * h * w; u++) {
+            const bit = (got.codes![i * words + (u >> 5)]! >>> (u & 31)) & 1;
+            if (bit !== (got.out[i * c * h * w + u]! > 0 ? 1 : 0)) {
+              throw new Error(`${kind} code bit ${i}/${u}`);
+            }
+          }
+        }
+      }
+      // Exact on a ramp with all-ones inputs: the max is the bottom-right tap inside, the mean of ones is 1.
+      const ramp = new Float32Array(n * c * sh * sw).map((_, i) => i);
+      const mx = await runNode(
+        gpu!,
+        { n, c, h, w, pack: false, terms: [{ kind: "max3s2", sh, sw }] },
+        [ramp],
+        [],
+      );
+      const wantMax = new Float32Array(n * c * h * w);
+      for (let p = 0; p < n * c; p++) {
+        for (let oy = 0; oy < h; oy++) {
+          for (let ox = 0; ox < w; ox++) {
+            wantMax[(p * h + oy) * w + ox] = (p * sh + Math.min(2 * oy + 1, sh - 1)) * sw +
+              Math.min(2 * ox + 1, sw - 1);
+          }
+        }
+      }
+      assertExact(mx.out, wantMax, "max3s2 ramp");
+      const ones = new Float32Array(n * c * sh * sw).fill(1);
+      const av = await runNode(gpu!, { n, c, h, w, pack: false, terms: [{ kind: "pool3s2", sh, sw }] }, [
+        ones,
+      ], []);
+      assertExact(
+        av.out,
+        new Float32Array(n * c * h * w).fill(1),
+        "pool3s2 excludes padding from the divisor",
+      );
+    },
+  });
+}
+
+Deno.test({
+  name: "head without ReLU (gap.wgsl) averages the raw tensor before the linear layer when sizes are odd",
+  ignore,
+  async fn() {
+    const [n, c, h, w, cls] = [3, 7, 3, 5, 11];
+    const x = randomFloats(n * c * h * w, 13);
+    const wt = randomFloats(cls * c, 14);
+    const bias = randomFloats(cls, 15);
+    const [gap, lin] = headKernels(n, c, h * w, cls, false);
+    const [pg, pl] = await Promise.all([gpu!.pipeline(gap), gpu!.pipeline(lin)]);
+    const xb = gpu!.upload(x, "x");
+    const wb = gpu!.upload(new Float32Array([...wt, ...bias]), "w");
+    const f = gpu!.acquire(n * c * 4);
+    const out = gpu!.acquire(n * cls * 4);
+    const rec = gpu!.record("test");
+    rec.dispatch(pg, [xb, f], [1]);
+    rec.dispatch(pl, [f, wb, out], [1]);
+    rec.submit();
+    const got = new Float32Array(await read(gpu!, out, n * cls * 4));
+    // head() applies ReLU; shifting the input by +10 makes it positive, and the shift's mean is added back.
+    const shifted = t4(x.map((v) => v + 10), n, c, h, w);
+    const want = head(shifted, wt, bias, cls).map((v, i) => {
+      let s = 0;
+      for (let ch = 0; ch < c; ch++) s += 10 * wt[(i % cls) * c + ch]!;
+      return v - s;
+    });
+    assertClose(got, want, 1e-5, "head without ReLU");
+    gpu!.release(f);
+    gpu!.release(out);
+    xb.destroy();
+    wb.destroy();
+  },
+});
+
 for (const units of [77, 256]) {
   Deno.test({
     name: `popcount accumulates weighted Hamming distances bit for bit when n=13 and ${units} units per code`,

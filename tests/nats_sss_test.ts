@@ -91,7 +91,10 @@ Deno.test("the space registry serves nb201 unchanged through the interface", () 
   const nb = getSpace("nb201");
   assert.deepEqual(nb.sample(20, 7, { replace: true }), sampleIndices(20, 7, { replace: true }));
   assert.equal(nb.indexOf(nb.archAt(9930)), 9930);
-  assert.throws(() => getSpace("nb999"), /unknown search space "nb999"; known: nb201, nats-sss, nb101, nb101-stem16/);
+  assert.throws(
+    () => getSpace("nb999"),
+    /unknown search space "nb999"; known: nb201, nats-sss, nb101, nb101-stem16/,
+  );
 });
 
 Deno.test("sample stage draws, lists and parses nats-sss architectures", () => {

@@ -50,7 +50,9 @@ const flag = (name: string, def: number) => {
 };
 const RANDOM = flag("--random", 50);
 /** `--skip 5,6,7` leaves out sections (e.g. the slow gradient, ntk and gennas timings); validation always runs. */
-const SKIP = new Set((args[args.indexOf("--skip") + 1] ?? "").split(",").filter(() => args.includes("--skip")));
+const SKIP = new Set(
+  (args[args.indexOf("--skip") + 1] ?? "").split(",").filter(() => args.includes("--skip")),
+);
 const run = (section: number) => !SKIP.has(String(section));
 const RUNS = flag("--runs", 3);
 const B = 128;

@@ -48,12 +48,16 @@ const HELP: Record<string, string> = {
     `usage: mod.ts sample --space NAME (--n N --seed S [--replace] | --from FILE | --all) --out archs.jsonl
 
   --space NAME      search space: nb201 (NAS-Bench-201 topology space, 15,625 cells, arch strings
-                    |op~0|+|op~0|op~1|+|op~0|op~1|op~2|) or nats-sss (NATS-Bench size space: NB201 cell 9930
-                    with 5 widths in 8,16,...,64, 32,768 networks, arch strings c0:c1:c2:c3:c4, e.g. 8:16:32:48:64)
+                    |op~0|+|op~0|op~1|+|op~0|op~1|op~2|), nats-sss (NATS-Bench size space: NB201 cell 9930
+                    with 5 widths in 8,16,...,64, 32,768 networks, arch strings c0:c1:c2:c3:c4, e.g.
+                    8:16:32:48:64), nb101 / nb101-stem16 (NAS-Bench-101 cells <adjacency bits>:<ops;...> in
+                    the stem-128 benchmark network / the stem-16 one of the NASWOT repository) or darts
+                    (DARTS genotypes on NASLib's NAS-Bench-301 network); see the README's Search spaces
   --n N             draw N architectures uniformly at random (without replacement unless --replace)
   --seed S          seed of the draw (default 0)
   --replace         draw with replacement (the NASWOT random-search protocol)
-  --from FILE       one arch string or benchmark index per line (# comments allowed)
+  --from FILE       one arch string or benchmark index per line (# comments allowed); for nb101 and darts
+                    also a benchmark CSV in NASLib's layout (index = row number)
   --all             every architecture of the space, in benchmark index order (15,625 for nb201)
   --out FILE        output JSONL: {"arch_str", "index", "space"} per line
 `,

@@ -37,7 +37,16 @@
  */
 
 import { type DartsGenotype, dartsGenotypeProblem, type DartsOp } from "./darts.ts";
-import type { NetworkPlan, ParamSpec, PlanLayer, PlanTensor, ReluCount, Shape3, Term } from "./plan.ts";
+import {
+  classifierPlan,
+  type NetworkPlan,
+  type ParamSpec,
+  type PlanLayer,
+  type PlanTensor,
+  type ReluCount,
+  type Shape3,
+  type Term,
+} from "./plan.ts";
 
 /** Options of {@link lowerDarts}; the defaults are NB301's CIFAR-10 network. */
 export interface DartsLowerOptions {
@@ -295,31 +304,9 @@ export function lowerDarts(g: DartsGenotype, arch: string, opts: DartsLowerOptio
     s1 = out;
     reductionPrev = reduction;
   }
-  const last = shape(s1);
-  params.push({ name: "classifier.weight", kind: "linear_weight", shape: [classes, last.c], fanIn: last.c });
-  params.push({ name: "classifier.bias", kind: "linear_bias", shape: [classes], fanIn: last.c });
-  const flat = { c: last.c, h: 1, w: 1 };
-  layers.push({ name: "gap", type: "global_avg_pool", in: last, out: flat, params: 0, macs: 0 });
-  layers.push({
-    name: "classifier",
-    type: "linear",
-    in: flat,
-    out: { c: classes, h: 1, w: 1 },
-    params: classes * last.c + classes,
-    macs: classes * last.c,
-  });
-  return {
-    space: "darts",
-    arch,
-    input,
-    classes,
-    params,
-    paramCount: params.reduce((s, p) => s + p.shape.reduce((a, b) => a * b, 1), 0),
-    macs: layers.reduce((s, l) => s + l.macs, 0),
-    layers,
-    tensors,
-    head: { src: s1, weight: "classifier.weight", bias: "classifier.bias", relu: false },
-    zeroReluUnits: 0,
-    reluCount,
-  };
+  return classifierPlan(
+    { space: "darts", arch, input, classes, params, layers, tensors, reluCount },
+    s1,
+    false,
+  );
 }

@@ -16,7 +16,16 @@
  */
 
 import { type Nb101NetworkOptions, type Nb101Spec, pruneSpec, vertexChannels } from "./nb101.ts";
-import type { NetworkPlan, ParamSpec, PlanLayer, PlanTensor, ReluCount, Shape3, Term } from "./plan.ts";
+import {
+  classifierPlan,
+  type NetworkPlan,
+  type ParamSpec,
+  type PlanLayer,
+  type PlanTensor,
+  type ReluCount,
+  type Shape3,
+  type Term,
+} from "./plan.ts";
 
 /** Options of {@link lowerNb101}. */
 export interface Nb101LowerOptions extends Nb101NetworkOptions {
@@ -150,31 +159,10 @@ export function lowerNb101(spec: Nb101Spec, arch: string, opts: Nb101LowerOption
     }
     c = cout;
   }
-  const last = tensors[cur]!.shape;
-  params.push({ name: "classifier.weight", kind: "linear_weight", shape: [classes, last.c], fanIn: last.c });
-  params.push({ name: "classifier.bias", kind: "linear_bias", shape: [classes], fanIn: last.c });
-  const flat = { c: last.c, h: 1, w: 1 };
-  layers.push({ name: "gap", type: "global_avg_pool", in: last, out: flat, params: 0, macs: 0 });
-  layers.push({
-    name: "classifier",
-    type: "linear",
-    in: flat,
-    out: { c: classes, h: 1, w: 1 },
-    params: classes * last.c + classes,
-    macs: classes * last.c,
-  });
-  return {
-    space: "nb101",
-    arch,
-    input,
-    classes,
-    params,
-    paramCount: params.reduce((s, p) => s + p.shape.reduce((a, b) => a * b, 1), 0),
-    macs: layers.reduce((s, l) => s + l.macs, 0),
-    layers,
-    tensors,
-    head: { src: cur, weight: "classifier.weight", bias: "classifier.bias" },
-    zeroReluUnits: 0,
-    reluCount: opts.reluCount ?? "paper",
-  };
+  const reluCount = opts.reluCount ?? "paper";
+  return classifierPlan(
+    { space: "nb101", arch, input, classes, params, layers, tensors, reluCount },
+    cur,
+    true,
+  );
 }

@@ -182,3 +182,36 @@ export interface NetworkPlan {
    */
   reluCount: ReluCount;
 }
+
+/**
+ * Finishes a plan the NB101 and DARTS lowerings build: adds the classifier (global average pool -> Linear to
+ * `classes`, reading tensor `src`; ReLU first unless `relu` is false) to `params` and `layers`, and sums the
+ * parameter count and the multiply-accumulates.
+ */
+export function classifierPlan(
+  base: Omit<NetworkPlan, "paramCount" | "macs" | "head" | "zeroReluUnits">,
+  src: number,
+  relu: boolean,
+): NetworkPlan {
+  const { params, layers, classes } = base;
+  const last = base.tensors[src]!.shape;
+  params.push({ name: "classifier.weight", kind: "linear_weight", shape: [classes, last.c], fanIn: last.c });
+  params.push({ name: "classifier.bias", kind: "linear_bias", shape: [classes], fanIn: last.c });
+  const flat = { c: last.c, h: 1, w: 1 };
+  layers.push({ name: "gap", type: "global_avg_pool", in: last, out: flat, params: 0, macs: 0 });
+  layers.push({
+    name: "classifier",
+    type: "linear",
+    in: flat,
+    out: { c: classes, h: 1, w: 1 },
+    params: classes * last.c + classes,
+    macs: classes * last.c,
+  });
+  return {
+    ...base,
+    paramCount: params.reduce((s, p) => s + p.shape.reduce((a, b) => a * b, 1), 0),
+    macs: layers.reduce((s, l) => s + l.macs, 0),
+    head: { src, weight: "classifier.weight", bias: "classifier.bias", ...(relu ? {} : { relu: false }) },
+    zeroReluUnits: 0,
+  };
+}

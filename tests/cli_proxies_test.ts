@@ -21,7 +21,7 @@ Deno.test({
     const dir = await Deno.makeTempDir({ prefix: "untrained-proxies-" });
     await Deno.writeTextFile(
       `${dir}/archs.jsonl`,
-      '{"arch_str":"|nor_conv_3x3~0|+|nor_conv_1x1~0|skip_connect~1|+|avg_pool_3x3~0|none~1|nor_conv_3x3~2|","index":1,"space":"nb201"}\n',
+      '{"arch_str":"|nor_conv_3x3~0|+|nor_conv_1x1~0|skip_connect~1|+|avg_pool_3x3~0|none~1|nor_conv_3x3~2|","index":3160,"space":"nb201"}\n',
     );
     const args = (out: string) => [
       "score",

@@ -7,6 +7,7 @@ import { ArchParseError } from "../spaces/space.ts";
 import { Rng } from "../spaces/rng.ts";
 import { sampleIndices } from "../spaces/nb201.ts";
 import { allArchs, parseArchList, sampleArchs } from "../pipeline/sample.ts";
+import { checkArchRecords } from "../pipeline/build.ts";
 
 function parseError(fn: () => unknown): ArchParseError {
   try {
@@ -87,13 +88,13 @@ Deno.test("nats-sss sampling is seeded, prefix-stable, and mutation changes exac
 });
 
 Deno.test("the space registry serves nb201 unchanged through the interface", () => {
-  assert.deepEqual([...SPACES.keys()], ["nb201", "nats-sss", "nb101", "nb101-stem16"]);
+  assert.deepEqual([...SPACES.keys()], ["nb201", "nats-sss", "nb101", "nb101-stem16", "darts"]);
   const nb = getSpace("nb201");
   assert.deepEqual(nb.sample(20, 7, { replace: true }), sampleIndices(20, 7, { replace: true }));
   assert.equal(nb.indexOf(nb.archAt(9930)), 9930);
   assert.throws(
     () => getSpace("nb999"),
-    /unknown search space "nb999"; known: nb201, nats-sss, nb101, nb101-stem16/,
+    /unknown search space "nb999"; known: nb201, nats-sss, nb101, nb101-stem16, darts/,
   );
 });
 
@@ -105,4 +106,20 @@ Deno.test("sample stage draws, lists and parses nats-sss architectures", () => {
   const l = parseArchList("l.txt", "# c\n12\n64:64:64:64:64\n", "nats-sss");
   assert.deepEqual(l.map((r) => r.index), [12, 32767]);
   assert.throws(() => parseArchList("l.txt", "8:8:8:16:41\n", "nats-sss"), /l\.txt:1: bad width 5/);
+});
+
+Deno.test("archs.jsonl records whose index does not match their arch string are refused, naming the line", () => {
+  const ok = checkArchRecords("a.jsonl", [{ space: "nats-sss", index: 12, arch_str: "8:8:8:16:40" }]);
+  assert.equal(ok[0]!.index, 12);
+  assert.throws(
+    () => checkArchRecords("a.jsonl", [{ space: "nats-sss", index: 13, arch_str: "8:8:8:16:40" }]),
+    /a\.jsonl:1: "index" 13 does not match arch_str 8:8:8:16:40 \(index 12\)/,
+  );
+  assert.throws(
+    () => checkArchRecords("a.jsonl", [{ space: "nb999", index: 0, arch_str: "x" }]),
+    /a\.jsonl:1: unknown space "nb999"/,
+  );
+  // Spaces without an index order take any index >= -1 (rows of a benchmark file, or -1).
+  const nb = checkArchRecords("a.jsonl", [{ space: "nb101", index: 7, arch_str: "0100:input;output" }]);
+  assert.equal(nb[0]!.index, 7);
 });

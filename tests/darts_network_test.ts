@@ -3,6 +3,7 @@
 // through the registry, and the GPU forward (depthwise convs, stride-2 pools, FactorizedReduce, non-affine BNs,
 // a head without ReLU) matches an independent float64 DARTS forward written here from the op definitions.
 import assert from "node:assert/strict";
+import { assertReluInputs } from "./_relu_inputs.ts";
 import {
   type DartsGenotype,
   dartsNetworkCost,
@@ -16,8 +17,8 @@ import { getSpace } from "../spaces/registry.ts";
 import { assertTermOps, NB201_TERM_OPS } from "../spaces/plan.ts";
 import { initParams, type Params } from "../spaces/init.ts";
 import { runForward } from "../proxies/_forward.ts";
-import { assertClose, assertExact, randomFloats, sharedData, testGpu } from "./_helpers.ts";
-import { batchNorm, conv2d, hammingRef, type T4, zeros } from "./reference.ts";
+import { assertClose, randomFloats, sharedData, testGpu } from "./_helpers.ts";
+import { batchNorm, conv2d, type T4, zeros } from "./reference.ts";
 import { dwConv2d } from "./reference_dw.ts";
 
 const gpu = await testGpu();
@@ -314,28 +315,7 @@ for (const [name, s] of Object.entries(GENOTYPES)) {
         10,
       );
       assertClose(r.logits!, ref.logits, 2e-3, "logits");
-      const codes: { bits: Uint8Array[]; weight: number }[] = [];
-      let units = 0;
-      for (const [tname, { t, count }] of ref.reluIn) {
-        const pt = plan.tensors.find((q) => q.name === tname);
-        if (!pt || pt.reluUses !== count) {
-          throw new Error(`${tname}: plan tensor reluUses ${pt?.reluUses}, reference counts ${count} ReLUs`);
-        }
-        const got = r.tensors!.get(pt.id)!;
-        assertClose(got, t.d, 2e-3, `ReLU input ${tname}`);
-        const u = t.c * t.h * t.w;
-        units += count * u;
-        codes.push({
-          bits: Array.from(
-            { length: n },
-            (_, i) => Uint8Array.from(got.subarray(i * u, (i + 1) * u), (v) => (v > 0 ? 1 : 0)),
-          ),
-          weight: count,
-        });
-      }
-      assert.equal(plan.tensors.filter((q) => q.reluUses > 0).length, ref.reluIn.size, "ReLU inputs");
-      assert.equal(r.units, units, "N_A");
-      assertExact(r.ham!, hammingRef(codes, n), "weighted Hamming matrix");
+      assertReluInputs(plan, r, ref.reluIn, n, 2e-3);
     },
   });
 }

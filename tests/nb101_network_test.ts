@@ -1,6 +1,7 @@
 // NAS-Bench-101 networks: the plan's parameter count equals the published count, and the GPU forward pass
 // (with the new max-pool and channel-slice node terms) matches an independent float64 forward of NB101's
 // model builder.
+import { assertReluInputs } from "./_relu_inputs.ts";
 import { lowerNb101 } from "../spaces/nb101_network.ts";
 import {
   canonicalCell,
@@ -14,8 +15,8 @@ import { allArchs, parseArchList, sampleArchs } from "../pipeline/sample.ts";
 import { parseBenchTable } from "../pipeline/evaluate.ts";
 import { initParams, type Params } from "../spaces/init.ts";
 import { runForward } from "../proxies/_forward.ts";
-import { assertClose, assertExact, randomFloats, testGpu } from "./_helpers.ts";
-import { batchNorm, conv2d, hammingRef, head, type T4, zeros } from "./reference.ts";
+import { assertClose, randomFloats, testGpu } from "./_helpers.ts";
+import { batchNorm, conv2d, head, type T4, zeros } from "./reference.ts";
 
 const gpu = await testGpu();
 
@@ -162,28 +163,9 @@ for (const [name, s] of Object.entries(CELLS)) {
       });
       xb.destroy();
       const ref = nb101Ref(spec, params, { n, c: 3, h: 32, w: 32, d: Float64Array.from(x) }, 16, 10);
-      const codes: { bits: Uint8Array[]; weight: number }[] = [];
-      let units = 0;
-      for (const [tname, t] of ref.reluIn) {
-        const pt = plan.tensors.find((q) => q.name === tname);
-        if (!pt || pt.reluUses !== 1) throw new Error(`${tname}: no plan tensor with one ReLU`);
-        const got = r.tensors!.get(pt.id)!;
-        assertClose(got, t.d, 1e-3, `ReLU input ${tname}`);
-        const u = t.c * t.h * t.w;
-        units += u;
-        codes.push({
-          bits: Array.from(
-            { length: n },
-            (_, i) => Uint8Array.from(got.subarray(i * u, (i + 1) * u), (v) => (v > 0 ? 1 : 0)),
-          ),
-          weight: 1,
-        });
-      }
-      if (plan.tensors.filter((q) => q.reluUses > 0).length !== ref.reluIn.size) {
-        throw new Error("ReLU count");
-      }
-      if (units !== r.units) throw new Error(`N_A ${r.units} != reference ${units}`);
-      assertExact(r.ham!, hammingRef(codes, n), "weighted Hamming matrix");
+      const reluIn = new Map([...ref.reluIn].map(([name, t]) => [name, { t, count: 1 }]));
+      assertReluInputs(plan, r, reluIn, n, 1e-3);
+      assertClose(r.logits!, ref.logits, 1e-3, "logits");
     },
   });
 }

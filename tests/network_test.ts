@@ -4,8 +4,9 @@ import { NATS_SSS_CELL, natsSss } from "../spaces/nats_sss.ts";
 import { lowerNb201 } from "../spaces/nb201_network.ts";
 import { initParams } from "../spaces/init.ts";
 import { runForward } from "../proxies/_forward.ts";
-import { assertClose, assertExact, randomFloats, testGpu } from "./_helpers.ts";
-import { hammingRef, nb201ForwardRef } from "./reference.ts";
+import { assertClose, randomFloats, testGpu } from "./_helpers.ts";
+import { assertReluInputs } from "./_relu_inputs.ts";
+import { nb201ForwardRef } from "./reference.ts";
 
 const gpu = await testGpu();
 
@@ -69,33 +70,9 @@ for (const [name, size] of cases) {
       });
       assertClose(r.logits!, ref.logits, 1e-3, "logits");
       // Every ReLU input: the GPU tensors read by ReLUs equal the reference's, with the same counts; the
-      // reference's other ReLU inputs are identically zero and counted in zeroReluUnits.
-      let units = 0;
-      const codes: { bits: Uint8Array[]; weight: number }[] = [];
-      for (const [tname, { t, count }] of ref.reluInputs) {
-        const pt = plan.tensors.find((p) => p.name === tname && p.reluUses > 0);
-        const u = t.c * t.h * t.w;
-        units += count * u;
-        if (!pt) {
-          if (t.d.some((v) => v !== 0)) {
-            throw new Error(`${tname}: pruned as zero but the reference is not zero`);
-          }
-          continue;
-        }
-        if (pt.reluUses !== count) throw new Error(`${tname}: ${pt.reluUses} ReLUs, reference ${count}`);
-        const got = r.tensors!.get(pt.id)!;
-        assertClose(got, t.d, 1e-3, `ReLU input ${tname}`);
-        codes.push({
-          bits: Array.from(
-            { length: n },
-            (_, i) => Uint8Array.from(got.subarray(i * u, (i + 1) * u), (v) => (v > 0 ? 1 : 0)),
-          ),
-          weight: count,
-        });
-      }
-      if (units !== r.units) throw new Error(`N_A ${r.units} != reference ${units}`);
-      // K is integer valued: the GPU's Hamming matrix equals the one from its own tensors' codes exactly.
-      assertExact(r.ham!, hammingRef(codes, n), "weighted Hamming matrix");
+      // reference's other ReLU inputs are identically zero and counted in zeroReluUnits. K is integer valued:
+      // the GPU's Hamming matrix equals the one from its own tensors' codes exactly.
+      assertReluInputs(plan, r, ref.reluInputs, n, 1e-3, true);
     },
   });
 }
@@ -132,15 +109,7 @@ for (const [widths, size] of NATS_CASES) {
         widths: widths.split(":").map(Number),
       });
       assertClose(r.logits!, ref.logits, 1e-3, "logits");
-      let units = 0;
-      for (const [tname, { t, count }] of ref.reluInputs) {
-        const pt = plan.tensors.find((p) => p.name === tname && p.reluUses > 0);
-        if (!pt) throw new Error(`${tname}: no plan tensor read by a ReLU`);
-        if (pt.reluUses !== count) throw new Error(`${tname}: ${pt.reluUses} ReLUs, reference ${count}`);
-        assertClose(r.tensors!.get(pt.id)!, t.d, 1e-3, `ReLU input ${tname}`);
-        units += count * t.c * t.h * t.w;
-      }
-      if (units !== r.units) throw new Error(`N_A ${r.units} != reference ${units}`);
+      assertReluInputs(plan, r, ref.reluInputs, n, 1e-3);
     },
   });
 }

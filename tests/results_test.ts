@@ -30,6 +30,7 @@ const RESULTS = [
   "results/nb201/cifar10/naswot-naslib725",
   "results/nb101/cifar10/naswot-500",
   "results/darts/cifar10/naswot-naslib20",
+  "results/darts/cifar10/naswot-725",
 ];
 
 for (const rel of RESULTS) {

@@ -7,9 +7,10 @@
  */
 
 import { Gpu } from "../shaders/gpu.ts";
-import { formatArch, indexToArch } from "../spaces/nb201.ts";
+import { getSpace } from "../spaces/registry.ts";
+import type { SearchSpace } from "../spaces/space.ts";
 import type { ReluCount } from "../spaces/plan.ts";
-import { UsageError } from "./_errors.ts";
+import { DataError, UsageError } from "./_errors.ts";
 import { appendMetrics, toCsv, writeFileAtomic } from "./_io.ts";
 import { Progress } from "./_progress.ts";
 import { SCORE_COLUMNS, type ScoreRow, scoreRowToCsv } from "./_schema.ts";
@@ -33,6 +34,8 @@ export interface ScorerOptions {
   batch: number;
   seed: number;
   reluCount: ReluCount;
+  /** Search space of the indices (default nb201; it must have an index order). */
+  space?: string;
   /** Score tables to reuse (rows of other runs are skipped). */
   tables: readonly string[];
   /** The cache this run writes: every architecture it scored, sorted by index. */
@@ -42,9 +45,10 @@ export interface ScorerOptions {
   quiet?: boolean;
 }
 
-/** Looks up or computes proxy scores of NB201 benchmark indices. */
+/** Looks up or computes proxy scores of benchmark indices of an indexed space (NB201 by default). */
 export class ScoreCache {
   readonly key: ScoreKey;
+  readonly space: SearchSpace;
   #o: ScorerOptions;
   #rows = new Map<number, ScoreRow>();
   #own = new Map<number, ScoreRow>();
@@ -55,6 +59,7 @@ export class ScoreCache {
 
   private constructor(o: ScorerOptions) {
     this.#o = o;
+    this.space = getSpace(o.space ?? "nb201");
     this.key = { proxy: o.proxy, dataset: datasetLabel(o.dataset, o.data), batch: o.batch, seed: o.seed };
   }
 
@@ -70,10 +75,10 @@ export class ScoreCache {
       } catch {
         throw new UsageError(`--scores ${path}: no such file`);
       }
-      for (const row of await readScoreRows(path, c.key)) c.#rows.set(row.index, row);
+      for (const row of await readScoreRows(path, c.key)) c.#rows.set(c.#check(row, path), row);
     }
     for (const row of await readScoreRows(o.cachePath, c.key)) {
-      c.#rows.set(row.index, row);
+      c.#rows.set(c.#check(row, o.cachePath), row);
       c.#own.set(row.index, row);
     }
     return c;
@@ -87,6 +92,18 @@ export class ScoreCache {
   /** True when `index` has a score already. */
   has(index: number): boolean {
     return this.#rows.has(index);
+  }
+
+  /** The row's index, after checking that its arch string is the space's arch at that index. */
+  #check(row: ScoreRow, path: string): number {
+    const want = row.index >= 0 && row.index < (this.space.size ?? 0) ? this.space.archAt(row.index) : null;
+    if (want !== row.arch_str) {
+      throw new DataError(
+        `${path}: row of index ${row.index} has arch ${row.arch_str}, not the ${this.space.name} arch at that ` +
+          `index (${want ?? "out of range"}); is it a score table of another space?`,
+      );
+    }
+    return row.index;
   }
 
   /** Scores of `indices` (in order), computing the missing ones on the GPU. */
@@ -111,8 +128,8 @@ export class ScoreCache {
           this.#gpu,
           this.#data!,
           index,
-          formatArch(indexToArch(index)),
-          o,
+          this.space.archAt(index),
+          { ...o, space: this.space.name },
           this.key,
         );
         this.#rows.set(index, row);

@@ -135,7 +135,8 @@ const HELP: Record<string, string> = {
                     (default: naswot on a synthetic cifar10-shaped batch of 128, seed 0)
   --bench FILE --metric COLUMN   evaluate against a benchmark table and print the chosen arch's accuracy
 
-Search protocols (ALGORITHMS.md section 5), R seeded runs each, judged by the benchmark table:
+Search protocols (ALGORITHMS.md section 5), R seeded runs each, judged by the benchmark table (spaces with a
+benchmark index order: nb201, nats-sss with a NATS-Bench size-space table; --space as in 'sample'):
   --algo random     random search: N archs uniformly WITH replacement, the best proxy score wins (--n, default 100)
   --algo rea        regularized evolution, fitness = --fitness column (12-epoch validation accuracy), each
                     evaluation costs its simulated training time, until --budget seconds are spent
@@ -533,14 +534,9 @@ export async function main(argv: string[]): Promise<number> {
           for (const k of protocolOnly) {
             if (v[k] !== undefined) throw new UsageError(`--${k} does not apply to --algo/--runs`);
           }
-          if (v.space !== undefined && v.space !== "nb201") {
-            throw new UsageError(
-              `--space ${v.space}: the search protocols (--algo) judge runs by a benchmark table indexed in ` +
-                `NB201 order; for other spaces run the main job: mod.ts search --space ${v.space} --n N`,
-            );
-          }
           const r = await runProtocol({
             algo: (v.algo ?? "random") as Algo,
+            space: v.space ?? "nb201",
             runs: int(v.runs, "runs", 1),
             out: v.out ?? DEFAULT_SEARCH_OUT,
             seed: int(v.seed, "seed", 0),

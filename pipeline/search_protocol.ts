@@ -7,8 +7,8 @@
  * @module
  */
 
-import { formatArch, indexToArch, NB201_SIZE } from "../spaces/nb201.ts";
-import { lowerNb201 } from "../spaces/nb201_network.ts";
+import { getSpace } from "../spaces/registry.ts";
+import type { SearchSpace } from "../spaces/space.ts";
 import type { ReluCount } from "../spaces/plan.ts";
 import { DataError, UsageError } from "./_errors.ts";
 import {
@@ -50,6 +50,8 @@ export const MEAN_EPOCH_SECONDS = 9.14;
 /** Options of a protocol run. */
 export interface ProtocolOptions {
   algo: Algo;
+  /** Search space (default nb201); it must have a benchmark index order, which the table follows. */
+  space?: string;
   runs: number;
   out: string;
   seed: number;
@@ -97,7 +99,7 @@ export interface ProtocolSummary {
 /** Looks numbers up in a benchmark table; a missing column is an error naming the file. */
 class Bench {
   #cache = new Map<string, Float64Array>();
-  constructor(readonly table: BenchTable) {}
+  constructor(readonly table: BenchTable, readonly size: number) {}
 
   column(name: string, flag: string): Float64Array {
     const hit = this.#cache.get(name);
@@ -107,10 +109,10 @@ class Bench {
         `${this.table.path}: no column "${name}" (${flag}); columns: ${this.table.metrics.join(", ")}`,
       );
     }
-    const out = new Float64Array(NB201_SIZE).fill(NaN);
+    const out = new Float64Array(this.size).fill(NaN);
     for (const row of this.table.rows.values()) {
       const text = row.values[name] ?? "";
-      if (row.index >= 0 && row.index < NB201_SIZE && text.trim() !== "") {
+      if (row.index >= 0 && row.index < this.size && text.trim() !== "") {
         out[row.index] = parseFloatField(text, `${this.table.path}:${row.line}: column ${name}`);
       }
     }
@@ -119,14 +121,16 @@ class Bench {
   }
 }
 
-let macsCache: Float64Array | null = null;
+const macsCache = new Map<string, Float64Array>();
 
-/** Multiply-accumulates per CIFAR image of every NB201 architecture (computed once). */
-export function nb201Macs(): Float64Array {
-  if (macsCache) return macsCache;
-  const out = new Float64Array(NB201_SIZE);
-  for (let i = 0; i < NB201_SIZE; i++) out[i] = lowerNb201(indexToArch(i), { classes: 10 }).macs;
-  macsCache = out;
+/** Multiply-accumulates per CIFAR image of every architecture of an indexed space (computed once). */
+export function spaceMacs(space: SearchSpace = getSpace("nb201")): Float64Array {
+  const hit = macsCache.get(space.name);
+  if (hit) return hit;
+  const size = space.size ?? 0;
+  const out = new Float64Array(size);
+  for (let i = 0; i < size; i++) out[i] = space.lower(space.archAt(i), { classes: 10 }).macs;
+  macsCache.set(space.name, out);
   return out;
 }
 
@@ -135,8 +139,8 @@ export function nb201Macs(): Float64Array {
  * an epoch as half fixed cost and half proportional to the arch's MACs, scaled so that the space's mean is
  * {@link MEAN_EPOCH_SECONDS}: `12 * 9.14 * (0.5 + 0.5 * macs / mean_macs)`.
  */
-export function modelTrainSeconds(): Float64Array {
-  const macs = nb201Macs();
+export function modelTrainSeconds(space: SearchSpace = getSpace("nb201")): Float64Array {
+  const macs = spaceMacs(space);
   const mean = macs.reduce((a, b) => a + b, 0) / macs.length;
   return macs.map((m) => SHORT_EPOCHS * MEAN_EPOCH_SECONDS * (0.5 + 0.5 * m / mean));
 }
@@ -160,7 +164,15 @@ export async function runProtocol(o: ProtocolOptions): Promise<ProtocolSummary> 
   if (o.algo === "area" && o.candidates < o.population) {
     throw new UsageError(`--candidates ${o.candidates} must be at least --population ${o.population}`);
   }
-  const bench = new Bench(await readBenchTable(o.bench));
+  const space = getSpace(o.space ?? "nb201");
+  if (space.size === null) {
+    throw new UsageError(
+      `--space ${space.name}: the search protocols draw and mutate benchmark indices, and ${space.name} has no ` +
+        `index order (its benchmark covers a sample of cells); run the main job: mod.ts search --space ` +
+        `${space.name} --from FILE`,
+    );
+  }
+  const bench = new Bench(await readBenchTable(o.bench), space.size);
   const metrics = bench.table.metrics.filter((m) => {
     try {
       bench.column(m, "metric");
@@ -173,7 +185,7 @@ export async function runProtocol(o: ProtocolOptions): Promise<ProtocolSummary> 
   const needsTraining = o.algo === "rea" || o.algo === "area";
   const fitness = needsTraining ? bench.column(o.fitness, "--fitness") : null;
   const cost = needsTraining
-    ? (o.costColumn ? bench.column(o.costColumn, "--cost-column") : modelTrainSeconds())
+    ? (o.costColumn ? bench.column(o.costColumn, "--cost-column") : modelTrainSeconds(space))
     : null;
   const needsScores = o.algo !== "rea";
   await Deno.mkdir(o.out, { recursive: true });
@@ -186,6 +198,7 @@ export async function runProtocol(o: ProtocolOptions): Promise<ProtocolSummary> 
       batch: o.batch,
       seed: o.seed,
       reluCount: o.reluCount,
+      space: space.name,
       tables: o.scores,
       cachePath: p("scores.csv"),
       metricsPath: p("metrics.jsonl"),
@@ -198,7 +211,7 @@ export async function runProtocol(o: ProtocolOptions): Promise<ProtocolSummary> 
   try {
     if (o.algo === "random") {
       // Score the union of all draws once (cached), then every run is a lookup.
-      const draws = Array.from({ length: o.runs }, (_, r) => randomSearchDraws(o.n, o.seed, r));
+      const draws = Array.from({ length: o.runs }, (_, r) => randomSearchDraws(o.n, o.seed, r, space));
       await cache!.scores(draws.flat());
       for (let r = 0; r < o.runs; r++) {
         const t0 = performance.now();
@@ -233,7 +246,7 @@ export async function runProtocol(o: ProtocolOptions): Promise<ProtocolSummary> 
           };
         }
         const initial = o.algo === "area"
-          ? await areaPopulation(o.candidates, o.population, o.seed, r, (ix) => cache!.scores(ix))
+          ? await areaPopulation(o.candidates, o.population, o.seed, r, (ix) => cache!.scores(ix), space)
           : undefined;
         const res = await regularizedEvolution(
           {
@@ -245,6 +258,7 @@ export async function runProtocol(o: ProtocolOptions): Promise<ProtocolSummary> 
           rng,
           evaluate,
           initial,
+          space,
         );
         rows.push({
           run: r,
@@ -284,7 +298,7 @@ export async function runProtocol(o: ProtocolOptions): Promise<ProtocolSummary> 
     const rec: Record<string, string | number> = {
       run: row.run,
       index: row.chosen,
-      arch_str: formatArch(indexToArch(row.chosen)),
+      arch_str: space.archAt(row.chosen),
       [valueName]: f(row.value),
       evaluated: row.evaluated,
       sim_seconds: formatFloat(row.seconds, 3),
@@ -378,7 +392,7 @@ export async function runProtocol(o: ProtocolOptions): Promise<ProtocolSummary> 
   if (o.runs === 1) {
     const r0 = rows[0]!;
     lines.unshift(
-      `chosen: #${r0.chosen} ${formatArch(indexToArch(r0.chosen))}`,
+      `chosen: #${r0.chosen} ${space.archAt(r0.chosen)}`,
       `${valueName}: ${f(r0.value)}`,
     );
   }

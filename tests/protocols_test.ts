@@ -1,6 +1,7 @@
 // Search protocols: the pure cores (random-search choice, regularized evolution, the AREA warm start) on toy
 // oracles, and `search --algo ...` end to end on a generated benchmark table and score table covering all
 // 15,625 archs, so no GPU is needed (every score is found in the table).
+import { natsSss } from "../spaces/nats_sss.ts";
 import {
   areaPopulation,
   chooseBest,
@@ -268,5 +269,98 @@ Deno.test("search --algo with a missing column or a bad flag exits 2 naming the 
   const r4 = await deno(["search", "--fitness", "acc_valid_12", "--out", `${dir}/w`]);
   eq(r4.code, 2, "a protocol flag without --algo");
   assert(r4.err.includes("--fitness needs --algo"), r4.err);
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("search --algo runs on nats-sss with a NATS-style table (rea with the MAC time model, random) and refuses nb101", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "untrained-protocols-nats-" });
+  const bench = ["index,arch_str,acc_test,acc_valid_12"];
+  const scores = ["index,arch_str,proxy,dataset,batch,seed,score,n_units"];
+  // Toy benchmark: wider networks are better; the toy score prefers a wide first stage.
+  const widths = (i: number) => natsSss.archAt(i).split(":").map(Number);
+  for (let i = 0; i < natsSss.size!; i++) {
+    const w = widths(i);
+    const acc = w.reduce((a, b) => a + b, 0) / 4;
+    bench.push(`${i},${natsSss.archAt(i)},${(acc + 10).toFixed(6)},${acc.toFixed(6)}`);
+    scores.push(
+      `${i},${natsSss.archAt(i)},naswot,synthetic-cifar10,128,0,${(w[0]! + (i % 11) / 100).toFixed(6)},1`,
+    );
+  }
+  await Deno.writeTextFile(`${dir}/bench.csv`, bench.join("\n") + "\n");
+  await Deno.writeTextFile(`${dir}/scores.csv`, scores.join("\n") + "\n");
+  const common = ["--space", "nats-sss", "--bench", `${dir}/bench.csv`, "--metric", "acc_test", "--quiet"];
+  const rea = await deno([
+    "search",
+    "--algo",
+    "rea",
+    "--runs",
+    "2",
+    "--fitness",
+    "acc_valid_12",
+    "--budget",
+    "3000",
+    "--out",
+    `${dir}/rea`,
+    ...common,
+  ]);
+  if (rea.code !== 0) throw new Error(`rea: ${rea.err}`);
+  const reaRuns = (await Deno.readTextFile(`${dir}/rea/runs.csv`)).trim().split("\n").slice(1);
+  for (const line of reaRuns) {
+    const [, index, arch] = line.split(",");
+    eq(arch, natsSss.archAt(Number(index)), "runs.csv names NATS archs");
+  }
+  const rs = await deno([
+    "search",
+    "--algo",
+    "random",
+    "--runs",
+    "3",
+    "--n",
+    "20",
+    "--scores",
+    `${dir}/scores.csv`,
+    "--out",
+    `${dir}/rs`,
+    ...common,
+  ]);
+  if (rs.code !== 0) throw new Error(`random: ${rs.err}`);
+  const lines = (await Deno.readTextFile(`${dir}/rs/runs.csv`)).trim().split("\n").slice(1);
+  lines.forEach((line, run) => {
+    const d = randomSearchDraws(20, 0, run, natsSss);
+    const want = chooseBest(d, d.map((i) => widths(i)[0]! + (i % 11) / 100));
+    eq(Number(line.split(",")[1]), want, `random run ${run}`);
+  });
+  // A score table of another space is refused, not silently joined by index.
+  const wrong = await deno([
+    "search",
+    "--algo",
+    "random",
+    "--n",
+    "5",
+    "--scores",
+    `${dir}/scores.csv`,
+    "--out",
+    `${dir}/wrong`,
+    "--bench",
+    `${dir}/bench.csv`,
+    "--metric",
+    "acc_test",
+    "--quiet",
+  ]);
+  eq(wrong.code, 2, "an NB201 run with a NATS score table exits 2");
+  assert(/is it a score table of another space/.test(wrong.err), wrong.err);
+  const nb101 = await deno([
+    "search",
+    "--algo",
+    "random",
+    "--space",
+    "nb101",
+    "--bench",
+    `${dir}/bench.csv`,
+    "--out",
+    `${dir}/x`,
+  ]);
+  eq(nb101.code, 2, "nb101 is refused");
+  assert(/no index order/.test(nb101.err), nb101.err);
   await Deno.remove(dir, { recursive: true });
 });

@@ -18,7 +18,7 @@ import { assertTermOps, NB201_TERM_OPS } from "../spaces/plan.ts";
 import { initParams, type Params } from "../spaces/init.ts";
 import { runForward } from "../proxies/_forward.ts";
 import { assertClose, randomFloats, sharedData, testGpu } from "./_helpers.ts";
-import { batchNorm, conv2d, type T4, zeros } from "./reference.ts";
+import { batchNorm, concat, conv2d, pool3, relu, type T4, zeros } from "./reference.ts";
 import { dwConv2d } from "./reference_dw.ts";
 
 const gpu = await testGpu();
@@ -120,53 +120,12 @@ Deno.test("darts space: registry, canonical strings from every form, seeded samp
 
 // --- An independent float64 DARTS forward (NASLib's NB301 model, written from the op definitions) ---
 
-const relu = (x: T4): T4 => ({ ...x, d: x.d.map((v) => Math.max(v, 0)) });
-function pool3(x: T4, stride: number, max: boolean): T4 {
-  const ho = Math.floor((x.h - 1) / stride) + 1;
-  const wo = Math.floor((x.w - 1) / stride) + 1;
-  const y = zeros(x.n, x.c, ho, wo);
-  for (let p = 0; p < x.n * x.c; p++) {
-    for (let oy = 0; oy < ho; oy++) {
-      for (let ox = 0; ox < wo; ox++) {
-        let m = -Infinity;
-        let s = 0;
-        let cnt = 0;
-        for (let dy = -1; dy <= 1; dy++) {
-          for (let dx = -1; dx <= 1; dx++) {
-            const iy = oy * stride + dy;
-            const ix = ox * stride + dx;
-            if (iy < 0 || iy >= x.h || ix < 0 || ix >= x.w) continue;
-            const v = x.d[(p * x.h + iy) * x.w + ix]!;
-            m = Math.max(m, v);
-            s += v;
-            cnt++;
-          }
-        }
-        y.d[(p * ho + oy) * wo + ox] = max ? m : s / cnt;
-      }
-    }
-  }
-  return y;
-}
 /** x[:, :, 1:, 1:]. */
 function crop1(x: T4): T4 {
   const y = zeros(x.n, x.c, x.h - 1, x.w - 1);
   for (let p = 0; p < x.n * x.c; p++) {
     for (let i = 1; i < x.h; i++) {
       for (let j = 1; j < x.w; j++) y.d[(p * y.h + i - 1) * y.w + j - 1] = x.d[(p * x.h + i) * x.w + j]!;
-    }
-  }
-  return y;
-}
-function concat(xs: T4[]): T4 {
-  const c = xs.reduce((s, x) => s + x.c, 0);
-  const y = zeros(xs[0]!.n, c, xs[0]!.h, xs[0]!.w);
-  const hw = y.h * y.w;
-  for (let n = 0; n < y.n; n++) {
-    let off = 0;
-    for (const x of xs) {
-      y.d.set(x.d.subarray(n * x.c * hw, (n + 1) * x.c * hw), (n * c + off) * hw);
-      off += x.c;
     }
   }
   return y;

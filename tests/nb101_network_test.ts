@@ -16,7 +16,7 @@ import { parseBenchTable } from "../pipeline/evaluate.ts";
 import { initParams, type Params } from "../spaces/init.ts";
 import { runForward } from "../proxies/_forward.ts";
 import { assertClose, randomFloats, testGpu } from "./_helpers.ts";
-import { batchNorm, conv2d, head, type T4, zeros } from "./reference.ts";
+import { batchNorm, concat, conv2d, head, maxPool2, pool3, relu, type T4, zeros } from "./reference.ts";
 
 const gpu = await testGpu();
 
@@ -52,46 +52,11 @@ Deno.test("NB101 plan parameter counts equal the published counts (8,555,530 for
 
 // --- An independent float64 NB101 forward (model_builder semantics) ---
 
-const relu = (x: T4): T4 => ({ ...x, d: x.d.map((v) => Math.max(v, 0)) });
-function maxPool(x: T4, k: 2 | 3): T4 {
-  const ho = k === 2 ? Math.floor(x.h / 2) : x.h;
-  const wo = k === 2 ? Math.floor(x.w / 2) : x.w;
-  const y = zeros(x.n, x.c, ho, wo);
-  for (let p = 0; p < x.n * x.c; p++) {
-    for (let oy = 0; oy < ho; oy++) {
-      for (let ox = 0; ox < wo; ox++) {
-        let m = -Infinity;
-        for (let dy = 0; dy < k; dy++) {
-          for (let dx = 0; dx < k; dx++) {
-            const iy = k === 2 ? 2 * oy + dy : oy + dy - 1;
-            const ix = k === 2 ? 2 * ox + dx : ox + dx - 1;
-            if (iy >= 0 && iy < x.h && ix >= 0 && ix < x.w) m = Math.max(m, x.d[(p * x.h + iy) * x.w + ix]!);
-          }
-        }
-        y.d[(p * ho + oy) * wo + ox] = m;
-      }
-    }
-  }
-  return y;
-}
 function channels(x: T4, from: number, count: number): T4 {
   const y = zeros(x.n, count, x.h, x.w);
   const hw = x.h * x.w;
   for (let n = 0; n < x.n; n++) {
     y.d.set(x.d.subarray((n * x.c + from) * hw, (n * x.c + from + count) * hw), n * count * hw);
-  }
-  return y;
-}
-function concat(xs: T4[]): T4 {
-  const c = xs.reduce((s, x) => s + x.c, 0);
-  const y = zeros(xs[0]!.n, c, xs[0]!.h, xs[0]!.w);
-  const hw = y.h * y.w;
-  for (let n = 0; n < y.n; n++) {
-    let off = 0;
-    for (const x of xs) {
-      y.d.set(x.d.subarray(n * x.c * hw, (n + 1) * x.c * hw), (n * c + off) * hw);
-      off += x.c;
-    }
   }
   return y;
 }
@@ -116,7 +81,7 @@ function nb101Ref(spec: Nb101Spec, params: Params, x: T4, stem: number, classes:
   const n = cell.ops.length;
   const m = cell.matrix;
   for (let s = 0; s < 3; s++) {
-    if (s > 0) cur = maxPool(cur, 2);
+    if (s > 0) cur = maxPool2(cur);
     const cout = s === 0 ? stem : 2 * cur.c;
     for (let k = 0; k < 3; k++, g++) {
       const ch = vertexChannels(cur.c, cout, cell);
@@ -129,7 +94,7 @@ function nb101Ref(spec: Nb101Spec, params: Params, x: T4, stem: number, classes:
         const op = cell.ops[v]!;
         out.push(
           op === "maxpool3x3"
-            ? maxPool(vin, 3)
+            ? pool3(vin, 1, true)
             : cbr(`cells.${g}.vertex${v}`, vin, ch[v]!, op === "conv3x3-bn-relu" ? 3 : 1),
         );
       }

@@ -338,3 +338,71 @@ export function relError(a: ArrayLike<number>, b: ArrayLike<number>): { rel: num
   }
   return { rel: maxDiff / Math.max(maxAbs, 1e-30), worst };
 }
+
+/** ReLU of a tensor. */
+export function relu(x: T4): T4 {
+  return { ...x, d: x.d.map((v) => Math.max(v, 0)) };
+}
+
+/**
+ * 3x3 pooling with pad 1 and stride 1 or 2, padding ignored: max (MaxPool2d) or mean over the in-bounds taps
+ * (AvgPool2d count_include_pad=False).
+ */
+export function pool3(x: T4, stride: number, max: boolean): T4 {
+  const ho = Math.floor((x.h - 1) / stride) + 1;
+  const wo = Math.floor((x.w - 1) / stride) + 1;
+  const y = zeros(x.n, x.c, ho, wo);
+  for (let p = 0; p < x.n * x.c; p++) {
+    for (let oy = 0; oy < ho; oy++) {
+      for (let ox = 0; ox < wo; ox++) {
+        let m = -Infinity;
+        let s = 0;
+        let cnt = 0;
+        for (let dy = -1; dy <= 1; dy++) {
+          for (let dx = -1; dx <= 1; dx++) {
+            const iy = oy * stride + dy;
+            const ix = ox * stride + dx;
+            if (iy < 0 || iy >= x.h || ix < 0 || ix >= x.w) continue;
+            const v = x.d[(p * x.h + iy) * x.w + ix]!;
+            m = Math.max(m, v);
+            s += v;
+            cnt++;
+          }
+        }
+        y.d[(p * ho + oy) * wo + ox] = max ? m : s / cnt;
+      }
+    }
+  }
+  return y;
+}
+
+/** 2x2 max pool, stride 2 (an odd last row or column is dropped). */
+export function maxPool2(x: T4): T4 {
+  const ho = Math.floor(x.h / 2);
+  const wo = Math.floor(x.w / 2);
+  const y = zeros(x.n, x.c, ho, wo);
+  for (let p = 0; p < x.n * x.c; p++) {
+    for (let oy = 0; oy < ho; oy++) {
+      for (let ox = 0; ox < wo; ox++) {
+        const at = (dy: number, dx: number) => x.d[(p * x.h + 2 * oy + dy) * x.w + 2 * ox + dx]!;
+        y.d[(p * ho + oy) * wo + ox] = Math.max(at(0, 0), at(0, 1), at(1, 0), at(1, 1));
+      }
+    }
+  }
+  return y;
+}
+
+/** Concatenation along channels. */
+export function concat(xs: T4[]): T4 {
+  const c = xs.reduce((s, x) => s + x.c, 0);
+  const y = zeros(xs[0]!.n, c, xs[0]!.h, xs[0]!.w);
+  const hw = y.h * y.w;
+  for (let n = 0; n < y.n; n++) {
+    let off = 0;
+    for (const x of xs) {
+      y.d.set(x.d.subarray(n * x.c * hw, (n + 1) * x.c * hw), (n * c + off) * hw);
+      off += x.c;
+    }
+  }
+  return y;
+}

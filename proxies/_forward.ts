@@ -8,6 +8,7 @@
 import type { Binding, Gpu, PooledBuffer, Recorder } from "../shaders/gpu.ts";
 import {
   convKernel,
+  convOutSize,
   type ConvSpec,
   defaultBlocking,
   encodeConv,
@@ -87,8 +88,7 @@ export function convSpecOf(plan: NetworkPlan, n: number, t: PlanTensor, termInde
     pad: term.pad,
     relu: term.relu,
   };
-  const ho = Math.floor((src.h + 2 * term.pad - term.k) / term.stride) + 1;
-  const wo = Math.floor((src.w + 2 * term.pad - term.k) / term.stride) + 1;
+  const { ho, wo } = convOutSize(spec);
   if (ho !== t.shape.h || wo !== t.shape.w) {
     if (term.pad >= 0) {
       throw new RangeError(

@@ -510,6 +510,7 @@ export async function main(argv: string[]): Promise<number> {
       case "merge": {
         const out = need(v.out, "out");
         const rows = await runMerge(v.in ?? [], out);
+        await manifest("merge", out, argv, v.in!, { shards: v.in!.length });
         console.error(`merge: ${rows} rows from ${v.in!.length} shards -> ${out}`);
         return 0;
       }

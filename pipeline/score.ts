@@ -457,6 +457,8 @@ export async function runMerge(inPaths: string[], outPath: string): Promise<numb
   if (inPaths.length === 0) throw new UsageError("merge needs at least one --in file");
   const parts: string[] = [];
   let header: string | null = null;
+  /** Row key (index, proxy, dataset, batch, seed) -> the file that has it: a shard given twice is an error. */
+  const seen = new Map<string, string>();
   for (const p of inPaths) {
     let text: string;
     try {
@@ -469,7 +471,15 @@ export async function runMerge(inPaths: string[], outPath: string): Promise<numb
     const h = text.slice(0, nl);
     if (header === null) header = h;
     else if (h !== header) throw new DataError(`${p}:1: header differs from ${inPaths[0]}`);
-    parseCsv(p, text, SCORE_COLUMNS);
+    const { rows, lines } = parseCsv(p, text, SCORE_COLUMNS);
+    rows.forEach((r, i) => {
+      const key = [r.index, r.proxy, r.dataset, r.batch, r.seed].join(",");
+      const first = seen.get(key);
+      if (first !== undefined) {
+        throw new DataError(`${p}:${lines[i]}: arch ${r.index} (${r.proxy}) is already in ${first}`);
+      }
+      seen.set(key, p);
+    });
     parts.push(text.slice(nl + 1));
   }
   const body = parts.join("");

@@ -319,6 +319,12 @@ const BAD: [string, (dir: string) => string[] | Promise<string[]>, RegExp, strin
     "missing/archs.jsonl",
   ],
   [
+    "the same shard twice to merge",
+    (d) => ["merge", "--in", `${d}/one.csv`, "--in", `${d}/one.csv`, "--out", `${d}/out.csv`],
+    /one\.csv:2: arch 0 \(naswot\) is already in .*one\.csv/,
+    "out.csv",
+  ],
+  [
     "an unknown flag",
     (d) => ["rank", "--in", `${d}/x.csv`, "--out", `${d}/out.csv`, "--fast"],
     /fast/,

@@ -78,43 +78,59 @@ Deno.test({
   },
 });
 
-// synflow on all 725 NASLib cifar10 archs: Spearman with NASLib's synflow column >= 0.95, and its Spearman
-// with validation accuracy within 0.03 of the reference column's (issue #6's bar).
-const syn725 = `${root}results/nb201/cifar10/synflow-naslib725/scores.csv`;
-const syn725Present = await Deno.stat(syn725).then(() => true, () => false);
+// Every gradient proxy on all 725 NASLib cifar10 archs (issue #6's bar): Spearman with NASLib's column >= 0.95
+// (0.90 for fisher), and Spearman with validation accuracy within 0.03 of the reference column's. synflow has a
+// folder of its own; the other four share one.
+const RUNS_725: { file: string; proxy: string; min: number }[] = [
+  { file: "synflow-naslib725", proxy: "synflow", min: 0.95 },
+  { file: "proxies-naslib725", proxy: "grad_norm", min: 0.95 },
+  { file: "proxies-naslib725", proxy: "snip", min: 0.95 },
+  { file: "proxies-naslib725", proxy: "jacob_cov", min: 0.95 },
+  { file: "proxies-naslib725", proxy: "fisher", min: 0.9 },
+];
 
-Deno.test({
-  name: "synflow of the 725 NASLib cifar10 archs ranks like NASLib's synflow and predicts accuracy as well",
-  ignore: !syn725Present || ref === null,
-  async fn() {
-    const table = await readCsv(ref!, ["dataset", "index", "synflow", "val_accuracy"]);
-    const theirs = new Map<number, { s: number; acc: number }>();
-    for (const r of table.rows) {
-      if (r.dataset !== "cifar10" || (r.synflow ?? "").trim() === "") continue;
-      theirs.set(Number(r.index), {
-        s: parseFloatField(r.synflow!, "synflow"),
-        acc: parseFloatField(r.val_accuracy!, "acc"),
-      });
-    }
-    const scores = await readCsv(syn725, ["index", "score"]);
-    const x: number[] = [], y: number[] = [], acc: number[] = [];
-    for (const r of scores.rows) {
-      const t = theirs.get(Number(r.index));
-      if (!t) continue; // the one arch whose reference synflow is missing
-      x.push(parseFloatField(r.score!, "score"));
-      y.push(t.s);
-      acc.push(t.acc);
-    }
-    if (x.length < 724) throw new Error(`${x.length} rows`);
-    const rho = spearmanRho(x, y);
-    const ours = spearmanRho(x, acc);
-    const refAcc = spearmanRho(y, acc);
-    console.log(
-      `synflow: Spearman vs NASLib ${rho.toFixed(4)}; vs accuracy ours ${ours.toFixed(4)}, NASLib ${
-        refAcc.toFixed(4)
-      }`,
-    );
-    if (!(rho >= 0.95)) throw new Error(`Spearman ${rho} < 0.95`);
-    if (!(Math.abs(ours - refAcc) <= 0.03)) throw new Error(`accuracy Spearman ${ours} vs ${refAcc}`);
-  },
-});
+for (const { file, proxy, min } of RUNS_725) {
+  const path = `${root}results/nb201/cifar10/${file}/scores.csv`;
+  const present = await Deno.stat(path).then(() => true, () => false);
+  Deno.test({
+    name: `${proxy} of the 725 NASLib cifar10 archs ranks like NASLib's ${
+      COLUMN[proxy]
+    } and predicts accuracy as well`,
+    ignore: !present || ref === null,
+    async fn() {
+      const col = COLUMN[proxy]!;
+      const table = await readCsv(ref!, ["dataset", "index", col, "val_accuracy"]);
+      const theirs = new Map<number, { s: number; acc: number }>();
+      for (const r of table.rows) {
+        // One reference synflow value is missing (empty): skip it.
+        if (r.dataset !== "cifar10" || (r[col] ?? "").trim() === "") continue;
+        theirs.set(Number(r.index), {
+          s: parseFloatField(r[col]!, col),
+          acc: parseFloatField(r.val_accuracy!, "val_accuracy"),
+        });
+      }
+      const scores = await readCsv(path, ["index", "proxy", "score"]);
+      const x: number[] = [], y: number[] = [], acc: number[] = [];
+      for (const r of scores.rows) {
+        const t = r.proxy === proxy ? theirs.get(Number(r.index)) : undefined;
+        if (!t) continue;
+        x.push(parseFloatField(r.score!, "score"));
+        y.push(t.s);
+        acc.push(t.acc);
+      }
+      if (x.length < 724) throw new Error(`${proxy}: ${x.length} rows in ${path}`);
+      const rho = spearmanRho(x, y);
+      const ours = spearmanRho(x, acc);
+      const refAcc = spearmanRho(y, acc);
+      console.log(
+        `${proxy}: Spearman vs NASLib ${rho.toFixed(4)}; vs accuracy ours ${ours.toFixed(4)}, NASLib ${
+          refAcc.toFixed(4)
+        } (${x.length} archs)`,
+      );
+      if (!(rho >= min)) throw new Error(`${proxy}: Spearman ${rho} < ${min}`);
+      if (!(Math.abs(ours - refAcc) <= 0.03)) {
+        throw new Error(`${proxy}: accuracy Spearman ${ours} vs ${refAcc}`);
+      }
+    },
+  });
+}

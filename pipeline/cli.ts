@@ -76,7 +76,8 @@ const HELP: Record<string, string> = {
   --proxy NAME      naswot (log|det K| of the Hamming kernel of binary ReLU codes; Mellor et al. 2021), or a
                     gradient proxy (Abdelfattah et al. 2021; one forward + backward on the GPU, the network with
                     the dataset's classes, labels from the data file): grad_norm, snip, fisher (cross-entropy),
-                    jacob_cov (NASWOT v1), synflow (log; abs weights, no BN, one all-ones image).
+                    jacob_cov (NASWOT v1), synflow (log; abs weights, no BN, one all-ones image), grasp
+                    (-W * Hessian-gradient product; two more passes, with the ReLU masks frozen).
                     From NASWOT's forward pass: das (NASWOT decoupled: score log|det(K/N_A)|, n_units N_A;
                     recombine with rank --ensemble das@w), linear_regions (distinct activation patterns
                     among the batch's images; TE-NAS's expressivity).
@@ -85,8 +86,8 @@ const HELP: Record<string, string> = {
                     gennas: minus the loss after 100 SGD steps of regression onto synthetic targets, trained
                     on the GPU (Li et al. 2021; --batch 16 as the paper; 16x16 images are upsampled).
                     Several, comma-separated (--proxy grad_norm,snip,fisher): one row per arch and proxy;
-                    naswot, das and linear_regions share one forward pass, grad_norm, snip and fisher one
-                    forward + backward pass
+                    naswot, das and linear_regions share one forward pass, grad_norm, snip, fisher and
+                    grasp one forward + backward pass
   --dataset NAME    cifar10 | cifar100 | imagenet16: input shape and normalisation (default cifar10)
   --data PATH       a CIFAR binary file (data_batch_*.bin, test_batch.bin, train.bin, test.bin), a folder
                     holding them, the official cifar-*-binary.tar.gz, or "synthetic" (seeded Gaussian

@@ -398,7 +398,7 @@ async function forwardScores(
 
 /**
  * Scores one architecture with several proxies; naswot, das and linear_regions share one forward pass, the
- * cross-entropy gradient proxies (grad_norm, snip, fisher) one forward + backward pass. Rows come back in the
+ * cross-entropy gradient proxies (grad_norm, snip, fisher, grasp) one forward + backward pass. Rows come back in the
  * order of `proxies`.
  */
 export async function scoreArchProxies(

@@ -80,6 +80,15 @@ export interface GradOptions {
    * rows). The gradients of pass r land in `passes[r]`; `grads` then holds the last pass's.
    */
   rowMasks?: readonly Uint32Array[];
+  /**
+   * ReLU masks frozen at other values: tensor id -> a tensor of that shape whose sign (> 0) decides every
+   * ReLU reading the tensor (conv inputs, the classifier head) instead of the tensor's own sign. With the
+   * masks fixed the network is smooth in its weights, so differences of gradients give Hessian-vector
+   * products (grasp) without the jumps of ReLUs that change side.
+   */
+  frozen?: ReadonlyMap<number, Binding>;
+  /** Keep the forward's tensors in `result.tensors` (for a later `frozen`); the caller releases them. */
+  keepTensors?: boolean;
 }
 
 /** Results of one forward + backward pass. */
@@ -97,6 +106,8 @@ export interface GradResult {
   passes?: Map<string, Float32Array>[];
   /** submitOnly: the recorder of the submitted work, to dispose after a later read-back. */
   recorder?: Recorder;
+  /** keepTensors: the forward's tensors by plan tensor id (1..); release each with `gpu.release`. */
+  tensors?: Map<number, PooledBuffer>;
 }
 
 const floats = (n: number, s: Shape3) => n * s.c * s.h * s.w;
@@ -183,12 +194,37 @@ export async function runGradients(
   const convOut = new Map<string, PooledBuffer>();
   const stats = new Map<string, PooledBuffer>();
   const key = (t: number, k: number) => `${t}:${k}`;
+  /** The sign reference of a ReLU reading tensor `id` (its frozen mask, else the tensor itself). */
+  const maskRef = (id: number): Binding => {
+    if (!o.frozen) return value.get(id)!;
+    const r = o.frozen.get(id);
+    if (!r) throw new RangeError(`runGradients: frozen masks lack tensor ${id} of ${plan.arch}`);
+    return r;
+  };
+  /** Frozen masks: tensor id -> the tensor times its frozen mask, made once, read with ReLU off. */
+  const masked = new Map<number, PooledBuffer>();
+  const maskedInput = async (id: number): Promise<PooledBuffer> => {
+    let b = masked.get(id);
+    if (b) return b;
+    const elems = floats(n, plan.tensors[id]!.shape);
+    b = acquire(elems * 4, "masked");
+    rec.clear(b);
+    await dispatch(maskAccKernel(elems, true), [maskRef(id), value.get(id)!, b], elems);
+    masked.set(id, b);
+    return b;
+  };
+  /** A conv term's spec; with frozen masks its ReLU is off (its input is `maskedInput`). */
+  const termSpec = (t: NetworkPlan["tensors"][number], i: number) => {
+    const spec = convSpecOf(plan, n, t, i);
+    return o.frozen && spec.relu ? { ...spec, relu: false } : spec;
+  };
   for (const t of plan.tensors.slice(1)) {
     const termBuffers = [];
     for (const [i, term] of t.terms.entries()) {
       let src: Binding = value.get(term.src)!;
       if (term.op === "conv") {
-        const spec = convSpecOf(plan, n, t, i);
+        const spec = termSpec(t, i);
+        if (o.frozen && term.relu) src = await maskedInput(term.src);
         const bl = defaultBlocking(spec);
         const { kernel, groups } = convKernel(spec, bl);
         const packed = await weights(
@@ -247,8 +283,10 @@ export async function runGradients(
   if (!hasHead) rec.clear(feat);
   if (mse) rec.clear(logits);
   else if (hasHead) {
-    const [gap, lin] = headKernels(n, hs.c, hs.h * hs.w, cls);
-    await dispatch(gap!, [value.get(plan.head.src)!, feat], n * hs.c);
+    // With frozen masks the head reads its masked input without a ReLU of its own.
+    const [gap, lin] = headKernels(n, hs.c, hs.h * hs.w, cls, !o.frozen);
+    const x = o.frozen ? await maskedInput(plan.head.src) : value.get(plan.head.src)!;
+    await dispatch(gap!, [x, feat], n * hs.c);
     await dispatch(lin!, [feat, wbBuf, logits], n * cls);
   } else {
     // Identically zero features: every image's logits are the bias.
@@ -270,7 +308,12 @@ export async function runGradients(
     if (pass > 0) rec = gpu.record(`gradients ${plan.arch} pass ${pass}`);
     await backwardPass(mask);
   }
-  for (const b of keepPooled) gpu.release(b);
+  if (o.keepTensors) {
+    result.tensors = new Map();
+    for (const t of plan.tensors.slice(1)) result.tensors.set(t.id, value.get(t.id) as PooledBuffer);
+  }
+  const kept = new Set<Binding>(result.tensors?.values() ?? []);
+  for (const b of keepPooled) if (!kept.has(b)) gpu.release(b);
   // (submitOnly runs upload nothing: their weights are gathered from gpuParams.)
   for (const b of keepUploads) b.destroy();
   return result;
@@ -314,7 +357,9 @@ export async function runGradients(
         const srcShape = plan.tensors[term.src]!.shape;
         if (term.op === "conv") {
           let dy: Binding = dt;
-          const spec = convSpecOf(plan, n, t, i);
+          const spec = termSpec(t, i);
+          // Frozen masks: the conv read its masked input with ReLU off; the mask goes on dx below.
+          const frozenRelu = o.frozen !== undefined && term.relu;
           if (term.bn) {
             dy = acquire(floats(n, t.shape) * 4, "dy");
             const y = convOut.get(key(ti, i))!;
@@ -337,7 +382,7 @@ export async function runGradients(
             fisherBufs.set(term.params.conv!, { buf: f, bytes: n * spec.cout * 4 });
           }
           const ks = convBackwardKernels(spec, { dx: true, dw: false });
-          const x = value.get(term.src)!;
+          const x = frozenRelu ? masked.get(term.src)! : value.get(term.src)!;
           const wlen = spec.cout * spec.cin * spec.k * spec.k;
           const trSpec = inputGradConv(spec);
           if (dsrc && trSpec) {
@@ -361,14 +406,20 @@ export async function runGradients(
             const dxPre = acquire(floats(n, srcShape) * 4, "dx");
             encodeConv(gpu, rec, await gpu.pipeline(kernel), trSpec, bl, groups, g, packed, dxPre);
             await dispatch(
-              maskAccKernel(floats(n, srcShape), spec.relu),
-              [x, dxPre, dsrc],
+              maskAccKernel(floats(n, srcShape), spec.relu || frozenRelu),
+              [frozenRelu ? maskRef(term.src) : x, dxPre, dsrc],
               floats(n, srcShape),
             );
           } else if (dsrc) {
             // Raw weights are needed only here: the fast paths above read packed copies.
             const raw = await weights(`${term.params.conv}:raw`, [term.params.conv], ([w]) => w!, "raw");
-            await dispatch(ks.dx, [x, raw, dy, dsrc], floats(n, srcShape));
+            if (frozenRelu) {
+              const elems = floats(n, srcShape);
+              const dxPre = acquire(elems * 4, "dx");
+              rec.clear(dxPre);
+              await dispatch(ks.dx, [x, raw, dy, dxPre], elems);
+              await dispatch(maskAccKernel(elems, true), [maskRef(term.src), dxPre, dsrc], elems);
+            } else await dispatch(ks.dx, [x, raw, dy, dsrc], floats(n, srcShape));
           }
           const part = acquire(n * wlen * 4, "dw partial");
           const dwk = convDwKernel(spec);
@@ -424,7 +475,7 @@ export async function runGradients(
           null,
           null,
           df,
-          value.get(plan.head.src)!,
+          maskRef(plan.head.src),
           grad.get(plan.head.src)!,
         ], n * hs.c * hs.h * hs.w);
       }

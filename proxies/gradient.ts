@@ -9,6 +9,8 @@
  *   once per weight of that channel (the reference broadcasts it to the channel's weights);
  * - `jacob_cov`: J = d(sum of outputs)/d(input), one row per image; score = -sum over the eigenvalues l of
  *   corrcoef(J) of (log(l + 1e-5) + 1/(l + 1e-5)) (NASWOT v1);
+ * - `grasp`: -sum over conv and linear weights of W * (H g), g = dL/dW of the mean cross-entropy and H its
+ *   Hessian in those weights (see {@link graspScore});
  * - `synflow`: log of sum over conv and linear weights of |W * dR/dW| with abs weights, no batch norm, one
  *   all-ones image, R = sum of outputs (proxies/synflow.ts; the minibatch is not used).
  *
@@ -23,7 +25,7 @@ import { type GradResult, runGradients } from "./_backward.ts";
 import { synflowScore } from "./synflow.ts";
 
 /** The gradient proxies this module computes. */
-export const GRADIENT_PROXIES = ["grad_norm", "snip", "fisher", "jacob_cov", "synflow"] as const;
+export const GRADIENT_PROXIES = ["grad_norm", "snip", "fisher", "jacob_cov", "grasp", "synflow"] as const;
 /** One of {@link GRADIENT_PROXIES}. */
 export type GradientProxy = typeof GRADIENT_PROXIES[number];
 
@@ -52,6 +54,7 @@ export async function gradientScore(
     const r = await runGradients(gpu, plan, params, input, n, { loss: "sum", inputGrad: true });
     return jacobCovScore(r.dinput!, n);
   }
+  if (proxy === "grasp") return (await graspScore(gpu, plan, params, input, labels, n)).score;
   const r = await runGradients(gpu, plan, params, input, n, {
     loss: "ce",
     labels,
@@ -118,7 +121,7 @@ export async function gradientScores(
   proxies: readonly GradientProxy[],
 ): Promise<Map<GradientProxy, number>> {
   const out = new Map<GradientProxy, number>();
-  const ce = proxies.filter((p) => p === "grad_norm" || p === "snip" || p === "fisher");
+  const ce = proxies.filter((p) => p === "grad_norm" || p === "snip" || p === "fisher" || p === "grasp");
   if (ce.length > 0) {
     const params = initParams(plan, seed);
     const weights = plan.params.filter((p) => p.kind === "conv" || p.kind === "linear_weight");
@@ -127,13 +130,95 @@ export async function gradientScores(
       labels,
       params: ce.some((p) => p !== "fisher") ? weights.map((p) => p.name) : [],
       fisher: ce.includes("fisher"),
+      keepTensors: ce.includes("grasp"),
     });
-    for (const p of ce) out.set(p, ceProxy(p, plan, params, weights, r, labels, n));
+    for (const p of ce) {
+      out.set(
+        p,
+        p === "grasp"
+          ? (await graspScore(gpu, plan, params, input, labels, n, r)).score
+          : ceProxy(p, plan, params, weights, r, labels, n),
+      );
+    }
   }
   for (const p of proxies) {
     if (!out.has(p)) out.set(p, await gradientScore(gpu, plan, input, labels, n, seed, p));
   }
   return out;
+}
+
+/** grasp's step along g, relative: e = GRASP_STEP * |W| / |g| over the conv and linear weights. */
+export const GRASP_STEP = 1e-5;
+
+/**
+ * grasp (Wang et al. 2020, as NASLib's zero-cost code computes it, temperature 1): -sum over conv and linear
+ * weights of W * (H g), g = dL/dW of the mean cross-entropy and H the Hessian of L in those weights (biases and
+ * batch-norm parameters stay fixed). WGSL has no double backward, so H g is a central difference of
+ * gradients along g, (dL/dW(W + e g) - dL/dW(W - e g)) / 2e, e = {@link GRASP_STEP} * |W| / |g|, taken with
+ * every ReLU's mask frozen at the unperturbed network's (`frozen` of runGradients). The network is then
+ * smooth in W, so the difference has no jumps from ReLUs that change side, and it converges to what
+ * autograd's double backward gives (which also treats ReLU's second derivative as 0). `first` is the
+ * unperturbed cross-entropy pass if already run with `keepTensors` and the weights' gradients (its kept
+ * tensors are released here). Also returns H g per weight (tests). No gradient at all scores 0.
+ */
+export async function graspScore(
+  gpu: Gpu,
+  plan: NetworkPlan,
+  params: Map<string, Float32Array>,
+  input: GPUBuffer,
+  labels: Uint32Array,
+  n: number,
+  first?: GradResult,
+  step = GRASP_STEP,
+): Promise<{ score: number; hg: Map<string, Float64Array> }> {
+  const weights = plan.params.filter((p) => p.kind === "conv" || p.kind === "linear_weight");
+  const names = weights.map((p) => p.name);
+  const r0 = first ?? await runGradients(gpu, plan, params, input, n, {
+    loss: "ce",
+    labels,
+    params: names,
+    keepTensors: true,
+  });
+  if (!r0.tensors) throw new RangeError("graspScore: the first pass must keep its tensors (keepTensors)");
+  try {
+    let ww = 0, gg = 0;
+    for (const name of names) {
+      const w = params.get(name)!, g = r0.grads.get(name)!;
+      for (let i = 0; i < w.length; i++) {
+        ww += w[i]! * w[i]!;
+        gg += g[i]! * g[i]!;
+      }
+    }
+    const hg = new Map<string, Float64Array>(names.map((k) => [k, new Float64Array(params.get(k)!.length)]));
+    if (!(gg > 0)) return { score: Number.isNaN(gg) ? -Infinity : 0, hg };
+    const e = step * Math.sqrt(ww / gg);
+    const shifted = async (sign: number) => {
+      const moved = new Map(params);
+      for (const name of names) {
+        const w = params.get(name)!, g = r0.grads.get(name)!;
+        moved.set(name, Float32Array.from(w, (v, i) => v + sign * e * g[i]!));
+      }
+      return (await runGradients(gpu, plan, moved, input, n, {
+        loss: "ce",
+        labels,
+        params: names,
+        frozen: r0.tensors,
+      })).grads;
+    };
+    const up = await shifted(1);
+    const down = await shifted(-1);
+    let score = 0;
+    for (const name of names) {
+      const w = params.get(name)!, a = up.get(name)!, b = down.get(name)!, h = hg.get(name)!;
+      for (let i = 0; i < w.length; i++) {
+        h[i] = (a[i]! - b[i]!) / (2 * e);
+        score -= w[i]! * h[i]!;
+      }
+    }
+    return { score: Number.isNaN(score) ? -Infinity : score, hg };
+  } finally {
+    for (const b of r0.tensors?.values() ?? []) gpu.release(b);
+  }
 }
 
 /** Sum over channels of 0.5 * mean over images of s[n][c]^2. */

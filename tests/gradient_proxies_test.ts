@@ -1,6 +1,13 @@
 // The gradient proxies (proxies/gradient.ts) on the GPU against the same definitions evaluated on the float64
 // plan reference, and the host-side linear algebra of jacob_cov against closed forms.
-import { gradientScore, gradientScores, jacobCovScore, symmetricEigenvalues } from "../proxies/gradient.ts";
+import {
+  gradientScore,
+  gradientScores,
+  graspScore,
+  jacobCovScore,
+  symmetricEigenvalues,
+} from "../proxies/gradient.ts";
+import { runGradients } from "../proxies/_backward.ts";
 import { lowerNb201 } from "../spaces/nb201_network.ts";
 import { parseArch } from "../spaces/nb201.ts";
 import { initParams } from "../spaces/init.ts";
@@ -121,5 +128,111 @@ Deno.test({
       }
       input.destroy();
     }
+  },
+});
+
+Deno.test({
+  name: "grasp's frozen-mask difference of GPU gradients equals the float64 Hessian-gradient product",
+  ignore: gpu === null,
+  async fn() {
+    const g = gpu!;
+    const n = 4;
+    const archs = [
+      "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_1x1~1|+|nor_conv_3x3~0|skip_connect~1|nor_conv_3x3~2|",
+      "|nor_conv_3x3~0|+|nor_conv_1x1~0|skip_connect~1|+|avg_pool_3x3~0|none~1|nor_conv_3x3~2|",
+    ];
+    for (const [ai, arch] of archs.entries()) {
+      const plan = lowerNb201(parseArch(arch), {
+        input: { c: 3, h: 8, w: 8 },
+        classes: 5,
+        channels: 4,
+        cellsPerStage: 1,
+      });
+      const seed = 7 + ai;
+      const params = initParams(plan, seed);
+      const x = randomFloats(n * 3 * 64, 30 + ai, -2, 2);
+      const labels = Uint32Array.from([3, 0, 4, 1]);
+      const input = g.upload(x, "x");
+      const xt: T4 = { n, c: 3, h: 8, w: 8, d: Float64Array.from(x) };
+      const names = plan.params.filter((p) => p.kind === "conv" || p.kind === "linear_weight").map((p) =>
+        p.name
+      );
+      // float64: g, then H g as a central difference of gradients with a step small enough that no ReLU
+      // changes side (plain autograd semantics, nothing frozen).
+      const p64 = new Map([...params].map(([k, v]) => [k, Float64Array.from(v)]));
+      const gradAt = (p: Map<string, Float64Array>) => {
+        const tape = planForwardRef(plan, p, xt);
+        return planBackwardRef(plan, p, tape, crossEntropy(tape.logits, labels, plan.classes).dlogits).grads;
+      };
+      const g0 = gradAt(p64);
+      let ww = 0, gg = 0;
+      for (const k of names) {
+        p64.get(k)!.forEach((v) => (ww += v * v));
+        (g0.get(k) ?? []).forEach((v) => (gg += v * v));
+      }
+      const e = 1e-7 * Math.sqrt(ww / gg);
+      const moved = (sign: number) =>
+        gradAt(
+          new Map([...p64].map(([k, v]) => {
+            const gk = g0.get(k);
+            return [k, names.includes(k) && gk ? v.map((w, i) => w + sign * e * gk[i]!) : v];
+          })),
+        );
+      const up = moved(1), down = moved(-1);
+      let want = 0;
+      const wantHg = new Map<string, Float64Array>();
+      for (const k of names) {
+        const a = up.get(k), b = down.get(k);
+        const h = a && b ? a.map((v, i) => (v - b[i]!) / (2 * e)) : new Float64Array(params.get(k)!.length);
+        wantHg.set(k, h);
+        h.forEach((v, i) => (want -= p64.get(k)![i]! * v));
+      }
+      const got = await graspScore(g, plan, params, input, labels, n);
+      close(got.score, want, 2e-3, `${arch}: grasp`);
+      let err = 0, norm = 0;
+      for (const k of names) {
+        const a = got.hg.get(k)!, b = wantHg.get(k)!;
+        for (let i = 0; i < a.length; i++) {
+          err += (a[i]! - b[i]!) ** 2;
+          norm += b[i]! ** 2;
+        }
+      }
+      assert(Math.sqrt(err / norm) < 1e-2, `${arch}: H g relative error ${Math.sqrt(err / norm)}`);
+      assert(norm > 0, `${arch}: H g is zero`);
+      // Through gradientScores (sharing grad_norm's pass) and gradientScore: the same value.
+      const shared = (await gradientScores(g, plan, input, labels, n, seed, ["grad_norm", "grasp"])).get(
+        "grasp",
+      );
+      const alone = await gradientScore(g, plan, input, labels, n, seed, "grasp");
+      assert(shared === alone && alone === got.score, `${arch}: grasp ${shared} / ${alone} / ${got.score}`);
+      input.destroy();
+    }
+  },
+});
+
+Deno.test({
+  name: "frozen ReLU masks taken from the network's own forward give the unfrozen gradients bit for bit",
+  ignore: gpu === null,
+  async fn() {
+    const g = gpu!;
+    const n = 3;
+    const plan = lowerNb201(
+      parseArch(
+        "|nor_conv_3x3~0|+|avg_pool_3x3~0|nor_conv_1x1~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_3x3~2|",
+      ),
+      { input: { c: 3, h: 8, w: 8 }, classes: 4, channels: 4, cellsPerStage: 1 },
+    );
+    const params = initParams(plan, 11);
+    const input = g.upload(randomFloats(n * 3 * 64, 12, -2, 2), "x");
+    const names = plan.params.map((p) => p.name);
+    const o = { loss: "ce" as const, labels: Uint32Array.from([0, 3, 1]), params: names, inputGrad: true };
+    const plain = await runGradients(g, plan, params, input, n, { ...o, keepTensors: true });
+    const frozen = await runGradients(g, plan, params, input, n, { ...o, frozen: plain.tensors });
+    for (const b of plain.tensors!.values()) g.release(b);
+    const same = (a: Float32Array, b: Float32Array) => a.length === b.length && a.every((v, i) => v === b[i]);
+    assert(same(plain.logits, frozen.logits), "logits differ");
+    assert(same(plain.dinput!, frozen.dinput!), "input gradients differ");
+    for (const k of names) assert(same(plain.grads.get(k)!, frozen.grads.get(k)!), `${k} differs`);
+    input.destroy();
   },
 });

@@ -33,6 +33,40 @@ import {
 } from "./report_figures.ts";
 import { loadScoringBatch } from "./score.ts";
 
+/**
+ * Published rank correlations on NB201 (ALGORITHMS.md sections 2 and 3), shown beside ours: NASWOT's Kendall tau
+ * over ~1,000 random archs (Mellor et al. 2021), the zero-cost proxies' |Spearman| over all of NB201
+ * (Abdelfattah et al. 2021).
+ */
+const PUBLISHED_PROXY: Record<string, string> = {
+  naswot: "tau .574 / .611 / .549 (Mellor et al. 2021)",
+  synflow: "rho .737 / .763 / .751 (Abdelfattah et al. 2021)",
+  jacob_cov: "rho .731 / .704 / .701 (Abdelfattah et al. 2021)",
+  snip: "rho .596 / .637 / .578 (Abdelfattah et al. 2021)",
+  grad_norm: "rho .594 / .637 / .578 (Abdelfattah et al. 2021)",
+  grasp: "rho .514 / .547 / .549 (Abdelfattah et al. 2021)",
+  fisher: "rho .360 / .385 / .327 (Abdelfattah et al. 2021)",
+};
+
+/** NASWOT random search, test accuracy mean +- std over 500 runs, by N and metric (Mellor et al. 2021). */
+const PUBLISHED_RANDOM: Record<number, Record<string, string>> = {
+  10: {
+    cifar10_test_200: "92.44 +- 1.13",
+    cifar100_test_200: "68.62 +- 2.04",
+    imagenet16_test_200: "41.31 +- 4.11",
+  },
+  100: {
+    cifar10_test_200: "92.81 +- 0.99",
+    cifar100_test_200: "69.48 +- 1.70",
+    imagenet16_test_200: "43.10 +- 3.16",
+  },
+  1000: {
+    cifar10_test_200: "92.96 +- 0.81",
+    cifar100_test_200: "69.98 +- 1.22",
+    imagenet16_test_200: "44.44 +- 2.10",
+  },
+};
+
 /** Options of the report command. */
 export interface ReportOptions {
   out: string;
@@ -147,13 +181,13 @@ export async function runReport(o: ReportOptions): Promise<string[]> {
       });
       return `| ${g.key.proxy} | ${g.rows.length} | ${g.key.dataset} | ${g.key.batch} | ${g.key.seed} | ${
         cells.join(" | ")
-      } |`;
+      } | ${PUBLISHED_PROXY[g.key.proxy] ?? ""} |`;
     });
     tables.push(
       `| proxy | archs | dataset | batch | seed | ${
         metrics.map((m) => `\`${m}\` tau / rho`).join(" | ")
-      } |\n` +
-        `|${"---|".repeat(5 + metrics.length)}\n${lines.join("\n")}`,
+      } | published (C10 / C100 / IN16) |\n` +
+        `|${"---|".repeat(6 + metrics.length)}\n${lines.join("\n")}`,
     );
     if (o.data !== undefined && proxy === "naswot") {
       figures.push(await kernelFigure(pts, o));
@@ -185,10 +219,11 @@ export async function runReport(o: ReportOptions): Promise<string[]> {
       : algo === "rea" || algo === "area"
       ? `${algo}, fitness ${params.fitness}`
       : algo;
+    const paper = algo === "random" ? PUBLISHED_RANDOM[Number(params.n)]?.[metric] : undefined;
     rowsMd.push(
       `| ${label} | ${params.runs} | ${
         cols.map((c) => `${c}: ${f(chosen[c].mean)} +- ${f(chosen[c].std)}`).join("<br>")
-      } | ${dir} |`,
+      } | ${paper ? `${metric}: ${paper} (Mellor et al. 2021)` : ""} | ${dir} |`,
     );
     if (algo === "random") {
       for (const c of [metric]) {
@@ -241,7 +276,7 @@ export async function runReport(o: ReportOptions): Promise<string[]> {
   }
   if (rowsMd.length > 0) {
     tables.push(
-      `| protocol | runs | chosen arch's accuracy (mean +- std) | folder |\n|---|---|---|---|\n${
+      `| protocol | runs | chosen arch's accuracy (mean +- std) | published | folder |\n|---|---|---|---|---|\n${
         rowsMd.join("\n")
       }`,
     );

@@ -148,6 +148,10 @@ Deno.test({
     assert(!html.includes("<script"), "no scripts: the report is static");
     assert(md.includes("random N=10") && md.includes("93.90 +- 0.30"), "protocol table");
     assert(md.includes("| naswot | 6 |") && md.includes("tau / rho"), "proxy table");
+    assert(
+      /\| naswot \| 6 \|.*\| tau \.574 \/ \.611 \/ \.549 \(Mellor et al\. 2021\) \|/.test(md),
+      "published tau",
+    );
     const first = html;
     assert((await report(dir)).code === 0, "rerun");
     assert(first === await Deno.readTextFile(`${dir}/out/report.html`), "byte-identical on rerun");

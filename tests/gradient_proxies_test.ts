@@ -52,29 +52,37 @@ Deno.test("jacobCovScore: two rows with correlation r give eigenvalues 1 +- r; a
   assert(jacobCovScore([1, 2, 3, 5, 5, 5], 2) === -Infinity, "constant row");
 });
 
+/** Two tiny NB201 networks (4 channels, one cell a stage, 8x8 inputs, 5 classes) and a batch of 4 for each. */
+const TINY_ARCHS = [
+  "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_1x1~1|+|nor_conv_3x3~0|skip_connect~1|nor_conv_3x3~2|",
+  "|nor_conv_3x3~0|+|nor_conv_1x1~0|skip_connect~1|+|avg_pool_3x3~0|none~1|nor_conv_3x3~2|",
+];
+const TINY_N = 4;
+
+/** Tiny case `ai`: its plan, parameters from `seed`, a random batch from `xSeed` on the GPU and as a T4. */
+function tinyCase(g: NonNullable<typeof gpu>, ai: number, seed: number, xSeed: number) {
+  const arch = TINY_ARCHS[ai]!;
+  const plan = lowerNb201(parseArch(arch), {
+    input: { c: 3, h: 8, w: 8 },
+    classes: 5,
+    channels: 4,
+    cellsPerStage: 1,
+  });
+  const x = randomFloats(TINY_N * 3 * 64, xSeed, -2, 2);
+  const xt: T4 = { n: TINY_N, c: 3, h: 8, w: 8, d: Float64Array.from(x) };
+  return { arch, plan, params: initParams(plan, seed), input: g.upload(x, "x"), xt };
+}
+
 Deno.test({
   name: "grad_norm, snip, fisher and jacob_cov on the GPU equal their float64 reference definitions",
   ignore: gpu === null,
   async fn() {
     const g = gpu!;
-    const n = 4;
-    const archs = [
-      "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_1x1~1|+|nor_conv_3x3~0|skip_connect~1|nor_conv_3x3~2|",
-      "|nor_conv_3x3~0|+|nor_conv_1x1~0|skip_connect~1|+|avg_pool_3x3~0|none~1|nor_conv_3x3~2|",
-    ];
-    for (const [ai, arch] of archs.entries()) {
-      const plan = lowerNb201(parseArch(arch), {
-        input: { c: 3, h: 8, w: 8 },
-        classes: 5,
-        channels: 4,
-        cellsPerStage: 1,
-      });
+    const n = TINY_N;
+    for (const ai of TINY_ARCHS.keys()) {
       const seed = 3 + ai;
-      const params = initParams(plan, seed);
-      const x = randomFloats(n * 3 * 64, 20 + ai, -2, 2);
+      const { arch, plan, params, input, xt } = tinyCase(g, ai, seed, 20 + ai);
       const labels = Uint32Array.from([1, 0, 4, 2]);
-      const input = g.upload(x, "x");
-      const xt: T4 = { n, c: 3, h: 8, w: 8, d: Float64Array.from(x) };
       const tape = planForwardRef(plan, params, xt);
       const weights = plan.params.filter((p) => p.kind === "conv" || p.kind === "linear_weight");
       // CE gradients, with every conv's output and output gradient for fisher.
@@ -136,24 +144,11 @@ Deno.test({
   ignore: gpu === null,
   async fn() {
     const g = gpu!;
-    const n = 4;
-    const archs = [
-      "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_1x1~1|+|nor_conv_3x3~0|skip_connect~1|nor_conv_3x3~2|",
-      "|nor_conv_3x3~0|+|nor_conv_1x1~0|skip_connect~1|+|avg_pool_3x3~0|none~1|nor_conv_3x3~2|",
-    ];
-    for (const [ai, arch] of archs.entries()) {
-      const plan = lowerNb201(parseArch(arch), {
-        input: { c: 3, h: 8, w: 8 },
-        classes: 5,
-        channels: 4,
-        cellsPerStage: 1,
-      });
+    const n = TINY_N;
+    for (const ai of TINY_ARCHS.keys()) {
       const seed = 7 + ai;
-      const params = initParams(plan, seed);
-      const x = randomFloats(n * 3 * 64, 30 + ai, -2, 2);
+      const { arch, plan, params, input, xt } = tinyCase(g, ai, seed, 30 + ai);
       const labels = Uint32Array.from([3, 0, 4, 1]);
-      const input = g.upload(x, "x");
-      const xt: T4 = { n, c: 3, h: 8, w: 8, d: Float64Array.from(x) };
       const names = plan.params.filter((p) => p.kind === "conv" || p.kind === "linear_weight").map((p) =>
         p.name
       );

@@ -1,6 +1,7 @@
 // Classifier head: ReLU -> global average pool -> linear (torch: ReLU, AdaptiveAvgPool2d(1), Linear(C, CLS)).
 //
-// Entry `gap`:    0 x: array<f32> [N][C][HW]; 1 feat: array<f32> [N][C] = mean_hw relu(x)
+// Entry `gap`:    0 x: array<f32> [N][C][HW]; 1 feat: array<f32> [N][C] = mean_hw relu(x), or mean_hw x
+//                 when RELU is false (DARTS: NetworkCIFAR pools the last cell's output directly)
 //                 Dispatch x = ceil(N*C/64).
 // Entry `linear`: 0 feat [N][C]; 1 wb: array<f32> [CLS][C] weights then [CLS] bias; 2 out [N][CLS]
 //                 Dispatch x = ceil(N*CLS/64).
@@ -13,6 +14,7 @@ override N: u32;
 override C: u32;
 override HW: u32 = 1u;
 override CLS: u32 = 1u;
+override RELU: bool = true;
 
 @compute @workgroup_size(64)
 fn gap(@builtin(global_invocation_id) gid: vec3<u32>) {
@@ -20,7 +22,8 @@ fn gap(@builtin(global_invocation_id) gid: vec3<u32>) {
   let i = min(gid.x, N * C - 1u);
   var s = 0.0;
   for (var p = 0u; p < HW; p++) {
-    s += max(src[i * HW + p], 0.0);
+    let v = src[i * HW + p];
+    s += select(v, max(v, 0.0), RELU);
   }
   if (live) {
     dst[i] = s / f32(HW);

@@ -11,7 +11,6 @@ import bnStats from "./bn_stats.wgsl" with { type: "text" };
 import popcount from "./popcount.wgsl" with { type: "text" };
 import logdet from "./logdet.wgsl" with { type: "text" };
 import head from "./head.wgsl" with { type: "text" };
-import gapRaw from "./gap.wgsl" with { type: "text" };
 
 /** Batch-norm statistics: [partial (x, part), finalize (-, part, stats, affine)]. */
 export const bnKernels = memoize(function bnKernels(n: number, c: number, hw: number): [Kernel, Kernel] {
@@ -129,14 +128,14 @@ export function encodeLogdet(
 
 /**
  * Classifier head: [gap (x, feat), linear (feat, weights+bias, logits)]. The pool applies ReLU first unless
- * `relu` is false (gap.wgsl: DARTS pools the raw last cell output).
+ * `relu` is false (DARTS pools the raw last cell output).
  */
 export const headKernels = memoize(
   function headKernels(n: number, c: number, hw: number, classes: number, relu = true): [Kernel, Kernel] {
     return [
       relu
         ? { name: "head.gap", code: head, entry: "gap", constants: { N: n, C: c, HW: hw } }
-        : { name: "head.gap_raw", code: gapRaw, entry: "gap", constants: { N: n, C: c, HW: hw } },
+        : { name: "head.gap_raw", code: head, entry: "gap", constants: { N: n, C: c, HW: hw, RELU: 0 } },
       { name: "head.linear", code: head, entry: "linear", constants: { N: n, C: c, CLS: classes } },
     ];
   },

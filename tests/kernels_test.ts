@@ -434,7 +434,8 @@ for (const [sh, sw] of [[7, 9], [8, 6], [1, 3]] as const) {
 }
 
 Deno.test({
-  name: "head without ReLU (gap.wgsl) averages the raw tensor before the linear layer when sizes are odd",
+  name:
+    "head without ReLU (head.wgsl, RELU false) averages the raw tensor before the linear layer when sizes are odd",
   ignore,
   async fn() {
     const [n, c, h, w, cls] = [3, 7, 3, 5, 11];

@@ -47,21 +47,7 @@ export async function gradientScore(
   seed: number,
   proxy: GradientProxy,
 ): Promise<number> {
-  if (proxy === "synflow") return await synflowScore(gpu, plan, seed);
-  const params = initParams(plan, seed);
-  const weights = plan.params.filter((p) => p.kind === "conv" || p.kind === "linear_weight");
-  if (proxy === "jacob_cov") {
-    const r = await runGradients(gpu, plan, params, input, n, { loss: "sum", inputGrad: true });
-    return jacobCovScore(r.dinput!, n);
-  }
-  if (proxy === "grasp") return (await graspScore(gpu, plan, params, input, labels, n)).score;
-  const r = await runGradients(gpu, plan, params, input, n, {
-    loss: "ce",
-    labels,
-    params: proxy === "fisher" ? [] : weights.map((p) => p.name),
-    fisher: proxy === "fisher",
-  });
-  return ceProxy(proxy, plan, params, weights, r, labels, n);
+  return (await gradientScores(gpu, plan, input, labels, n, seed, [proxy])).get(proxy)!;
 }
 
 /** grad_norm, snip or fisher from one cross-entropy forward + backward pass. */
@@ -108,8 +94,9 @@ function ceProxy(
 }
 
 /**
- * Several gradient proxies of one arch: grad_norm, snip and fisher share one cross-entropy pass; jacob_cov
- * and synflow run their own. Equal, bit for bit, to calling {@link gradientScore} per proxy.
+ * Several gradient proxies of one arch: grad_norm, snip, fisher and grasp share one cross-entropy pass
+ * (grasp then runs two more); jacob_cov and synflow run their own. Each value is the same, bit for bit,
+ * whatever other proxies are asked for with it.
  */
 export async function gradientScores(
   gpu: Gpu,
@@ -142,7 +129,15 @@ export async function gradientScores(
     }
   }
   for (const p of proxies) {
-    if (!out.has(p)) out.set(p, await gradientScore(gpu, plan, input, labels, n, seed, p));
+    if (out.has(p)) continue;
+    if (p === "synflow") out.set(p, await synflowScore(gpu, plan, seed));
+    else {
+      const r = await runGradients(gpu, plan, initParams(plan, seed), input, n, {
+        loss: "sum",
+        inputGrad: true,
+      });
+      out.set(p, jacobCovScore(r.dinput!, n));
+    }
   }
   return out;
 }

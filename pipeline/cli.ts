@@ -504,7 +504,10 @@ export async function main(argv: string[]): Promise<number> {
           outPath: out,
           topk,
         });
-        await manifest("evaluate", out, argv, [inPath, v.bench], { metric, topk: topk ?? null });
+        // One stage per report file: a folder may hold several (eval-<metric>.json), each with its command.
+        const file = out.slice(out.lastIndexOf("/") + 1);
+        const stage = file === "eval.json" ? "evaluate" : `evaluate.${file.replace(/\.json$/, "")}`;
+        await manifest(stage, out, argv, [inPath, v.bench], { metric, topk: topk ?? null });
         console.log(formatEvalSummary(report.groups).trimEnd());
         return 0;
       }

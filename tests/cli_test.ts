@@ -187,10 +187,26 @@ Deno.test({
     if (report.groups[0].n !== 4 || typeof report.groups[0].kendall_tau_b !== "number") {
       throw new Error(JSON.stringify(report));
     }
+    // A second report file in the same folder keeps its own stage (and command) beside the first.
+    expectOk(
+      await deno([
+        "evaluate",
+        "--in",
+        `${dir}/ranked.csv`,
+        "--bench",
+        `${dir}/bench.csv`,
+        "--metric",
+        "acc_a",
+        "--out",
+        `${dir}/eval-acc_a.json`,
+      ]),
+      "second evaluate",
+    );
     const manifest = JSON.parse(await bytes(`${dir}/manifest.json`));
-    for (const s of ["sample", "build", "score", "rank", "evaluate"]) {
+    for (const s of ["sample", "build", "score", "rank", "evaluate", "evaluate.eval-acc_a"]) {
       if (!manifest.stages[s]) throw new Error(`manifest lacks stage ${s}`);
     }
+    if (!manifest.stages["evaluate.eval-acc_a"].command.includes("acc_a")) throw new Error("stage command");
     await Deno.remove(dir, { recursive: true });
   },
 });

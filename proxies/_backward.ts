@@ -22,12 +22,20 @@ import {
   headBackwardKernels,
   inputGradConv,
   maskAccKernel,
+  maxPoolBackwardKernel,
   pick2BackwardKernel,
   pool2BackwardKernel,
   pool3BackwardKernel,
+  sliceBackwardKernel,
 } from "../shaders/backward.ts";
 import { gatherKernel, mseKernel, type SgdConfig, sgdKernel } from "../shaders/train.ts";
-import { assertTermOps, NB201_TERM_OPS, type NetworkPlan, type Shape3 } from "../spaces/plan.ts";
+import {
+  assertTermOps,
+  GRADIENT_TERM_OPS,
+  NB201_TERM_OPS,
+  type NetworkPlan,
+  type Shape3,
+} from "../spaces/plan.ts";
 import type { Params } from "../spaces/init.ts";
 import { convSpecOf, encodeBnStats, nodeSpecOf } from "./_forward.ts";
 import type { GpuParams } from "./_train.ts";
@@ -121,7 +129,9 @@ export async function runGradients(
   n: number,
   o: GradOptions,
 ): Promise<GradResult> {
-  assertTermOps(plan, NB201_TERM_OPS, "gradient proxies");
+  // Frozen masks cover the ReLUs of conv inputs and the head: NB101's relu, slice and max-pool terms have
+  // kinks of their own.
+  assertTermOps(plan, o.frozen ? NB201_TERM_OPS : GRADIENT_TERM_OPS, o.frozen ? "grasp" : "gradient proxies");
   if (o.loss === "ce" && (!o.labels || o.labels.length !== n)) {
     throw new RangeError(`runGradients: loss "ce" needs ${n} labels`);
   }
@@ -451,7 +461,27 @@ export async function runGradients(
               floats(n, t.shape),
             );
           }
-        } else if (dsrc) {
+        } else if (!dsrc) continue;
+        else if (term.op === "relu") {
+          await dispatch(
+            maskAccKernel(floats(n, t.shape), true),
+            [value.get(term.src)!, dt, dsrc],
+            floats(n, t.shape),
+          );
+        } else if (term.op === "slice") {
+          const hw = t.shape.h * t.shape.w;
+          await dispatch(
+            sliceBackwardKernel(n, srcShape.c, t.shape.c, term, hw),
+            [value.get(term.src)!, dt, dsrc],
+            n * term.count * hw,
+          );
+        } else if (term.op === "maxpool3" || term.op === "maxpool2") {
+          await dispatch(
+            maxPoolBackwardKernel(term.op, n, srcShape.c, srcShape.h, srcShape.w),
+            [value.get(term.src)!, dt, dsrc],
+            floats(n, srcShape),
+          );
+        } else {
           const k = term.op === "avgpool2" ? pool2BackwardKernel : pick2BackwardKernel;
           await dispatch(k(n, srcShape.c, srcShape.h, srcShape.w), [dt, dsrc, one], floats(n, srcShape));
         }

@@ -19,9 +19,19 @@ import scaled from "./scaled.wgsl" with { type: "text" };
 /** Workgroup size of every backward kernel (dispatch x = ceil(items / 64)). */
 export const GRAD_WG = 64;
 
-/** Workgroups for `items` invocations. */
-export function groupsFor(items: number): [number] {
-  return [Math.ceil(items / GRAD_WG)];
+/** Workgroups per dispatch dimension (WebGPU's default limit). */
+const MAX_GROUPS = 65535;
+
+/**
+ * Workgroups for `items` invocations: [x], or [x, y] when x would pass the per-dimension limit (NB101's
+ * activations at batch 64 have 8M elements). The kernels number invocations gid.x + gid.y * x * 64
+ * (`flat_id`) and skip those past the end.
+ */
+export function groupsFor(items: number): [number] | [number, number] {
+  const g = Math.ceil(items / GRAD_WG);
+  if (g <= MAX_GROUPS) return [g];
+  const y = Math.ceil(g / MAX_GROUPS);
+  return [Math.ceil(g / y), y];
 }
 
 /**
@@ -68,6 +78,56 @@ export function pool2BackwardKernel(n: number, c: number, h: number, w: number):
 export function pick2BackwardKernel(n: number, c: number, h: number, w: number): Kernel {
   return scaledKernel("pick2t", n, c, h, w).kernel;
 }
+
+/**
+ * The backward of a `slice` term (NB101): channels [from, from + count) of dx (sc channels) += mask * channels
+ * [to, to + count) of g (dc channels), mask = x > 0 when `relu` (bindings x, g, dx; n*count*hw items).
+ */
+export const sliceBackwardKernel = memoize(function sliceBackwardKernel(
+  n: number,
+  sc: number,
+  dc: number,
+  term: { from: number; to: number; count: number; relu: boolean },
+  hw: number,
+): Kernel {
+  return {
+    name: `grad.slice${term.relu ? "_relu" : ""}`,
+    code: gradElementwise,
+    entry: "slice_t",
+    constants: {
+      N: n,
+      C: term.count,
+      H: 1,
+      W: hw,
+      SC: sc,
+      DC: dc,
+      FROM: term.from,
+      TO: term.to,
+      MASK: term.relu ? 1 : 0,
+    },
+  };
+});
+
+/**
+ * dx += the backward of a max pool over n x c planes of h x w input (bindings x = the pool's input, g, dx; one
+ * input element per invocation): `maxpool3` (3x3, stride 1, pad 1) or `maxpool2` (2x2, stride 2). Each window's
+ * gradient goes to its first maximum in row-major order, as PyTorch's MaxPool2d.
+ */
+export const maxPoolBackwardKernel = memoize(function maxPoolBackwardKernel(
+  op: "maxpool3" | "maxpool2",
+  n: number,
+  c: number,
+  h: number,
+  w: number,
+): Kernel {
+  const two = op === "maxpool2";
+  return {
+    name: `grad.${op}`,
+    code: gradElementwise,
+    entry: `${op}_t`,
+    constants: { N: n, C: c, H: h, W: w, ...(two ? { HO: Math.floor(h / 2), WO: Math.floor(w / 2) } : {}) },
+  };
+});
 
 /** out[n*c + j] = sum over the hw elements of plane j of x * g (bindings x, g, out). */
 export const chanDotKernel = memoize(function chanDotKernel(n: number, c: number, hw: number): Kernel {

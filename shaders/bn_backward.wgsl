@@ -29,7 +29,8 @@ override HW: u32;
 override ACC: bool = false;
 
 @compute @workgroup_size(64)
-fn partial(@builtin(global_invocation_id) gid: vec3<u32>) {
+fn partial(@builtin(global_invocation_id) gid3: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let gid = flat_id(gid3, nwg);
   let live = gid.x < N * C;
   let i = min(gid.x, N * C - 1u);
   let n = i / C;
@@ -49,7 +50,8 @@ fn partial(@builtin(global_invocation_id) gid: vec3<u32>) {
 }
 
 @compute @workgroup_size(64)
-fn finalize(@builtin(global_invocation_id) gid: vec3<u32>) {
+fn finalize(@builtin(global_invocation_id) gid3: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let gid = flat_id(gid3, nwg);
   let live = gid.x < C;
   let c = min(gid.x, C - 1u);
   var sg = 0.0;
@@ -68,7 +70,8 @@ fn finalize(@builtin(global_invocation_id) gid: vec3<u32>) {
 }
 
 @compute @workgroup_size(64)
-fn apply(@builtin(global_invocation_id) gid: vec3<u32>) {
+fn apply(@builtin(global_invocation_id) gid3: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let gid = flat_id(gid3, nwg);
   // One (image, channel) plane per invocation: the channel's coefficients are loaded once.
   let live = gid.x < N * C;
   let i = min(gid.x, N * C - 1u);
@@ -86,4 +89,9 @@ fn apply(@builtin(global_invocation_id) gid: vec3<u32>) {
       dy[base + p] = v;
     }
   }
+}
+
+// The invocation's index when a dispatch too large for one dimension is split over x and y (groupsFor).
+fn flat_id(gid3: vec3<u32>, nwg: vec3<u32>) -> vec3<u32> {
+  return vec3<u32>(gid3.x + gid3.y * nwg.x * 64u, 0u, 0u);
 }

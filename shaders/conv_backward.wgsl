@@ -36,7 +36,8 @@ const PAD: i32 = ${PAD};
 const RELU: bool = ${RELU};
 
 @compute @workgroup_size(64)
-fn dx_main(@builtin(global_invocation_id) gid: vec3<u32>) {
+fn dx_main(@builtin(global_invocation_id) gid3: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let gid = flat_id(gid3, nwg);
   let total = N * CIN * H * W;
   let live = gid.x < total;
   let i = min(gid.x, total - 1u);
@@ -73,7 +74,8 @@ fn dx_main(@builtin(global_invocation_id) gid: vec3<u32>) {
 }
 
 @compute @workgroup_size(64)
-fn dw_reduce(@builtin(global_invocation_id) gid: vec3<u32>) {
+fn dw_reduce(@builtin(global_invocation_id) gid3: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let gid = flat_id(gid3, nwg);
   let total = COUT * CIN * K * K;
   let live = gid.x < total;
   let i = min(gid.x, total - 1u);
@@ -87,4 +89,9 @@ fn dw_reduce(@builtin(global_invocation_id) gid: vec3<u32>) {
   if (live) {
     dw[i] = s;
   }
+}
+
+// The invocation's index when a dispatch too large for one dimension is split over x and y (groupsFor).
+fn flat_id(gid3: vec3<u32>, nwg: vec3<u32>) -> vec3<u32> {
+  return vec3<u32>(gid3.x + gid3.y * nwg.x * 64u, 0u, 0u);
 }

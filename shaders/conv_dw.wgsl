@@ -31,7 +31,8 @@ const TCI: u32 = ${TCI}u;
 const PX: u32 = ${PX}u;
 
 @compute @workgroup_size(64)
-fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
+fn main(@builtin(global_invocation_id) gid3: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let gid = flat_id(gid3, nwg);
   let cob_count = (COUT + TC - 1u) / TC;
   let cib_count = (CIN + TCI - 1u) / TCI;
   let total = N * cob_count * cib_count;
@@ -51,4 +52,9 @@ ${BODY}
     }
   }
 ${STORE}
+}
+
+// The invocation's index when a dispatch too large for one dimension is split over x and y (groupsFor).
+fn flat_id(gid3: vec3<u32>, nwg: vec3<u32>) -> vec3<u32> {
+  return vec3<u32>(gid3.x + gid3.y * nwg.x * 64u, 0u, 0u);
 }

@@ -231,6 +231,8 @@ export class Gpu {
     device.addEventListener("uncapturederror", (ev) => {
       const e = (ev as GPUUncapturedErrorEvent).error;
       console.error(`untrained: uncaptured WebGPU error: ${e.message}`);
+      // Work after a failed command is not to be trusted: the next call on this device throws.
+      this.#lost ??= `uncaptured WebGPU error: ${e.message}`;
     });
   }
 

@@ -40,7 +40,8 @@ override MASKED: bool = false;
 override ACC: bool = false;
 
 @compute @workgroup_size(64)
-fn loss(@builtin(global_invocation_id) gid: vec3<u32>) {
+fn loss(@builtin(global_invocation_id) gid3: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let gid = flat_id(gid3, nwg);
   let live = gid.x < N;
   let n = min(gid.x, N - 1u);
   var mx = logits[n * CLS];
@@ -64,7 +65,8 @@ fn loss(@builtin(global_invocation_id) gid: vec3<u32>) {
 }
 
 @compute @workgroup_size(64)
-fn feat_grad(@builtin(global_invocation_id) gid: vec3<u32>) {
+fn feat_grad(@builtin(global_invocation_id) gid3: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let gid = flat_id(gid3, nwg);
   let live = gid.x < N * C;
   let i = min(gid.x, N * C - 1u);
   let n = i / C;
@@ -79,7 +81,8 @@ fn feat_grad(@builtin(global_invocation_id) gid: vec3<u32>) {
 }
 
 @compute @workgroup_size(64)
-fn x_grad(@builtin(global_invocation_id) gid: vec3<u32>) {
+fn x_grad(@builtin(global_invocation_id) gid3: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let gid = flat_id(gid3, nwg);
   let total = N * C * HW;
   let live = gid.x < total;
   let i = min(gid.x, total - 1u);
@@ -93,7 +96,8 @@ fn x_grad(@builtin(global_invocation_id) gid: vec3<u32>) {
 }
 
 @compute @workgroup_size(64)
-fn w_grad(@builtin(global_invocation_id) gid: vec3<u32>) {
+fn w_grad(@builtin(global_invocation_id) gid3: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let gid = flat_id(gid3, nwg);
   let total = CLS * (C + 1u);
   let live = gid.x < total;
   let i = min(gid.x, total - 1u);
@@ -107,4 +111,9 @@ fn w_grad(@builtin(global_invocation_id) gid: vec3<u32>) {
   if (live) {
     dwb[i] = s;
   }
+}
+
+// The invocation's index when a dispatch too large for one dimension is split over x and y (groupsFor).
+fn flat_id(gid3: vec3<u32>, nwg: vec3<u32>) -> vec3<u32> {
+  return vec3<u32>(gid3.x + gid3.y * nwg.x * 64u, 0u, 0u);
 }

@@ -27,7 +27,8 @@ override WO: u32 = 1u;
 override PICK: bool = false;
 
 @compute @workgroup_size(64)
-fn axpy(@builtin(global_invocation_id) gid: vec3<u32>) {
+fn axpy(@builtin(global_invocation_id) gid3: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let gid = flat_id(gid3, nwg);
   let total = N * C * H * W;
   let live = gid.x < total;
   let i = min(gid.x, total - 1u);
@@ -42,7 +43,8 @@ fn count3(p: i32, size: i32) -> f32 {
 }
 
 @compute @workgroup_size(64)
-fn pool3(@builtin(global_invocation_id) gid: vec3<u32>) {
+fn pool3(@builtin(global_invocation_id) gid3: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let gid = flat_id(gid3, nwg);
   let total = N * C * H * W;
   let live = gid.x < total;
   let i = min(gid.x, total - 1u);
@@ -66,7 +68,8 @@ fn pool3(@builtin(global_invocation_id) gid: vec3<u32>) {
 }
 
 @compute @workgroup_size(64)
-fn pool3t(@builtin(global_invocation_id) gid: vec3<u32>) {
+fn pool3t(@builtin(global_invocation_id) gid3: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let gid = flat_id(gid3, nwg);
   let total = N * C * H * W;
   let live = gid.x < total;
   let i = min(gid.x, total - 1u);
@@ -91,7 +94,8 @@ fn pool3t(@builtin(global_invocation_id) gid: vec3<u32>) {
 }
 
 @compute @workgroup_size(64)
-fn pool2(@builtin(global_invocation_id) gid: vec3<u32>) {
+fn pool2(@builtin(global_invocation_id) gid3: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let gid = flat_id(gid3, nwg);
   // One output element (HO x WO planes) per invocation.
   let total = N * C * HO * WO;
   let live = gid.x < total;
@@ -107,7 +111,8 @@ fn pool2(@builtin(global_invocation_id) gid: vec3<u32>) {
 }
 
 @compute @workgroup_size(64)
-fn pool2t(@builtin(global_invocation_id) gid: vec3<u32>) {
+fn pool2t(@builtin(global_invocation_id) gid3: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let gid = flat_id(gid3, nwg);
   let total = N * C * H * W;
   let live = gid.x < total;
   let i = min(gid.x, total - 1u);
@@ -121,4 +126,9 @@ fn pool2t(@builtin(global_invocation_id) gid: vec3<u32>) {
   if (live) {
     y[i] = v;
   }
+}
+
+// The invocation's index when a dispatch too large for one dimension is split over x and y (groupsFor).
+fn flat_id(gid3: vec3<u32>, nwg: vec3<u32>) -> vec3<u32> {
+  return vec3<u32>(gid3.x + gid3.y * nwg.x * 64u, 0u, 0u);
 }

@@ -11,11 +11,17 @@ override COUNT: u32 = 1u;
 override W: f32 = 1.0;
 
 @compute @workgroup_size(64)
-fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
+fn main(@builtin(global_invocation_id) gid3: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let gid = flat_id(gid3, nwg);
   if (gid.x >= COUNT) {
     return;
   }
   let e = y[gid.x] - t[gid.x];
   d[gid.x] = 2.0 * W * e / f32(COUNT);
   sq[gid.x] = e * e;
+}
+
+// The invocation's index when a dispatch too large for one dimension is split over x and y (groupsFor).
+fn flat_id(gid3: vec3<u32>, nwg: vec3<u32>) -> vec3<u32> {
+  return vec3<u32>(gid3.x + gid3.y * nwg.x * 64u, 0u, 0u);
 }

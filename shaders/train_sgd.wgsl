@@ -23,7 +23,8 @@ override WD: f32;
 override ZERO_GRAD: bool = false;
 
 @compute @workgroup_size(64)
-fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
+fn main(@builtin(global_invocation_id) gid3: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let gid = flat_id(gid3, nwg);
   if (gid.x >= u.count) {
     return;
   }
@@ -33,4 +34,9 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   let m = MOMENTUM * v[i] + d;
   v[i] = m;
   p[i] = p[i] - LR * m;
+}
+
+// The invocation's index when a dispatch too large for one dimension is split over x and y (groupsFor).
+fn flat_id(gid3: vec3<u32>, nwg: vec3<u32>) -> vec3<u32> {
+  return vec3<u32>(gid3.x + gid3.y * nwg.x * 64u, 0u, 0u);
 }

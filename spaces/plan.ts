@@ -89,6 +89,15 @@ export const NB201_TERM_OPS: readonly Term["op"][] = [
   "subsample2",
 ];
 
+/** The term ops the backward pass runs (proxies/_backward.ts): NB201's and NB101's. */
+export const GRADIENT_TERM_OPS: readonly Term["op"][] = [
+  ...NB201_TERM_OPS,
+  "relu",
+  "maxpool3",
+  "maxpool2",
+  "slice",
+];
+
 /**
  * Throws when a plan has a term op `who` cannot run (e.g. gradient proxies on an NB101 plan). The forward-only
  * extensions of DARTS plans are refused too: non-affine BNs (`affine: false`) and a head without ReLU.

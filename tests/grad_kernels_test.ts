@@ -7,9 +7,11 @@ import {
   groupsFor,
   headBackwardKernels,
   maskAccKernel,
+  maxPoolBackwardKernel,
   pick2BackwardKernel,
   pool2BackwardKernel,
   pool3BackwardKernel,
+  sliceBackwardKernel,
 } from "../shaders/backward.ts";
 import { bnKernels } from "../shaders/kernels.ts";
 import type { ConvSpec } from "../shaders/conv2d.ts";
@@ -24,7 +26,9 @@ import {
   conv2dBackward,
   crossEntropy,
   headBackward,
+  maxPoolBackward,
   pick2Backward,
+  sliceBackward,
 } from "./reference_grad.ts";
 
 const gpu = await testGpu();
@@ -294,6 +298,45 @@ Deno.test({
         assertClose(dwb!, wantWb, 1e-5, "head dW, db");
         for (const b of [bl, blab, bdlog, bwb, bfeat, bdf, bx, bdx, bdwb]) b.destroy();
       }
+    }
+  },
+});
+
+Deno.test({
+  name: "NB101's slice and max-pool backward kernels match the float64 reference (ties to the first maximum)",
+  ignore,
+  async fn() {
+    const g = gpu!;
+    const [n, c, h, w] = [2, 3, 5, 7];
+    // Few distinct values, so windows have ties (PyTorch routes a tie to the first maximum).
+    const x = Float32Array.from(randomFloats(n * c * h * w, 61, -2, 2), (v) => Math.round(v * 2) / 2);
+    const xb = up(g, x);
+    for (const op of ["maxpool3", "maxpool2"] as const) {
+      const [ho, wo] = op === "maxpool3" ? [h, w] : [Math.floor(h / 2), Math.floor(w / 2)];
+      const dy = randomFloats(n * c * ho * wo, 62);
+      const prior = randomFloats(n * c * h * w, 63);
+      const dx = up(g, prior);
+      const [got] = await run(g, [{
+        kernel: maxPoolBackwardKernel(op, n, c, h, w),
+        bindings: [xb, up(g, dy), dx],
+        items: n * c * h * w,
+      }], [{ buf: dx, floats: n * c * h * w }]);
+      const want = maxPoolBackward(t4(x, n, c, h, w), t4(dy, n, c, ho, wo), op === "maxpool3");
+      assertClose(got!, want.d.map((v, i) => v + prior[i]!), 1e-6, `${op} backward`);
+    }
+    // slice: channels [1, 3) of a 3-channel x to channels [2, 4) of a 5-channel y, through ReLU and without.
+    for (const relu of [true, false]) {
+      const term = { from: 1, to: 2, count: 2, relu };
+      const dy = randomFloats(n * 5 * h * w, 64);
+      const prior = randomFloats(n * c * h * w, 65);
+      const dx = up(g, prior);
+      const [got] = await run(g, [{
+        kernel: sliceBackwardKernel(n, c, 5, term, h * w),
+        bindings: [xb, up(g, dy), dx],
+        items: n * term.count * h * w,
+      }], [{ buf: dx, floats: n * c * h * w }]);
+      const want = sliceBackward(t4(x, n, c, h, w), t4(dy, n, 5, h, w), term);
+      assertClose(got!, want.d.map((v, i) => v + prior[i]!), 1e-6, `slice backward (relu ${relu})`);
     }
   },
 });

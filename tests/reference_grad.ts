@@ -1,14 +1,91 @@
 /**
  * Float64 reverse-mode references for the gradient proxies: the backward of every forward op (conv with ReLU
- * on its input, batch norm in training mode, both average pools, the ReLU -> global pool -> linear head,
- * cross-entropy) and a forward/backward of a whole network plan built from them. Checked against central
+ * on its input, batch norm in training mode, both average pools, NB101's ReLU, max pools and channel slices,
+ * the ReLU -> global pool -> linear head, cross-entropy) and a forward/backward of a whole network plan built
+ * from them. Checked against central
  * finite differences in tests/grad_test.ts; the GPU kernels are checked against these.
  * @module
  */
 
 import type { NetworkPlan } from "../spaces/plan.ts";
 import type { Params } from "../spaces/init.ts";
-import { avgPool2, avgPool3, batchNorm, bnStats, conv2d, type T4, zeros } from "./reference.ts";
+import {
+  avgPool2,
+  avgPool3,
+  batchNorm,
+  bnStats,
+  conv2d,
+  maxPool2,
+  pool3,
+  relu,
+  type T4,
+  zeros,
+} from "./reference.ts";
+
+/** y = f(channels [from, from + count) of x) at channels [to, to + count) of a c-channel tensor, 0 elsewhere. */
+export function slice(
+  x: T4,
+  c: number,
+  term: { from: number; to: number; count: number; relu: boolean },
+): T4 {
+  const y = zeros(x.n, c, x.h, x.w);
+  const hw = x.h * x.w;
+  for (let n = 0; n < x.n; n++) {
+    for (let k = 0; k < term.count; k++) {
+      for (let p = 0; p < hw; p++) {
+        const v = x.d[(n * x.c + term.from + k) * hw + p]!;
+        y.d[(n * c + term.to + k) * hw + p] = term.relu ? Math.max(v, 0) : v;
+      }
+    }
+  }
+  return y;
+}
+
+/** dx of {@link slice} from dy (x gives the ReLU mask). */
+export function sliceBackward(
+  x: T4,
+  dy: T4,
+  term: { from: number; to: number; count: number; relu: boolean },
+): T4 {
+  const dx = zeros(x.n, x.c, x.h, x.w);
+  const hw = x.h * x.w;
+  for (let n = 0; n < x.n; n++) {
+    for (let k = 0; k < term.count; k++) {
+      for (let p = 0; p < hw; p++) {
+        const i = (n * x.c + term.from + k) * hw + p;
+        if (!term.relu || x.d[i]! > 0) dx.d[i] = dy.d[(n * dy.c + term.to + k) * hw + p]!;
+      }
+    }
+  }
+  return dx;
+}
+
+/**
+ * dx of a max pool from dy: each window's gradient goes to its first maximum in row-major order (PyTorch's
+ * MaxPool2d). `k3`: 3x3, stride 1, pad 1, padding ignored; else 2x2, stride 2.
+ */
+export function maxPoolBackward(x: T4, dy: T4, k3: boolean): T4 {
+  const dx = zeros(x.n, x.c, x.h, x.w);
+  for (let p = 0; p < x.n * x.c; p++) {
+    for (let oy = 0; oy < dy.h; oy++) {
+      for (let ox = 0; ox < dy.w; ox++) {
+        const [y0, y1, x0, x1] = k3
+          ? [Math.max(oy - 1, 0), Math.min(oy + 1, x.h - 1), Math.max(ox - 1, 0), Math.min(ox + 1, x.w - 1)]
+          : [2 * oy, 2 * oy + 1, 2 * ox, 2 * ox + 1];
+        let best = -1;
+        let m = -Infinity;
+        for (let yy = y0; yy <= y1; yy++) {
+          for (let xx = x0; xx <= x1; xx++) {
+            const v = x.d[(p * x.h + yy) * x.w + xx]!;
+            if (best < 0 || v > m) [best, m] = [(p * x.h + yy) * x.w + xx, v];
+          }
+        }
+        dx.d[best] = dx.d[best]! + dy.d[(p * dy.h + oy) * dy.w + ox]!;
+      }
+    }
+  }
+  return dx;
+}
 
 const EPS = 1e-5;
 
@@ -264,7 +341,12 @@ export function planForwardRef(
           : src;
       } else if (term.op === "avgpool3") v = avgPool3(src);
       else if (term.op === "avgpool2") v = avgPool2(src);
-      else v = pick2(src);
+      else if (term.op === "relu") v = relu(src);
+      else if (term.op === "maxpool3") v = pool3(src, 1, true);
+      else if (term.op === "maxpool2") v = maxPool2(src);
+      else if (term.op === "slice") v = slice(src, t.shape.c, term);
+      else if (term.op === "subsample2") v = pick2(src);
+      else throw new Error(`reference: no ${term.op} term`);
       outs.push(pre);
       const s = zeros(sum.n, sum.c, sum.h, sum.w);
       for (let i = 0; i < s.d.length; i++) s.d[i] = sum.d[i]! + v.d[i]!;
@@ -369,6 +451,11 @@ export function planBackwardRef(
         } else addInto(d[term.src]!, dt);
       } else if (term.op === "avgpool3") addInto(d[term.src]!, avgPool3Backward(dt));
       else if (term.op === "avgpool2") addInto(d[term.src]!, avgPool2Backward(dt, src.h, src.w));
+      else if (term.op === "relu") {
+        addInto(d[term.src]!, { ...src, d: src.d.map((v, i) => (v > 0 ? dt.d[i]! : 0)) });
+      } else if (term.op === "maxpool3" || term.op === "maxpool2") {
+        addInto(d[term.src]!, maxPoolBackward(src, dt, term.op === "maxpool3"));
+      } else if (term.op === "slice") addInto(d[term.src]!, sliceBackward(src, dt, term));
       else addInto(d[term.src]!, pick2Backward(dt, src.h, src.w));
     });
   }

@@ -8,7 +8,13 @@ import { runGradients } from "../proxies/_backward.ts";
 import { gradientScore } from "../proxies/gradient.ts";
 import { assertClose, randomFloats, testGpu } from "./_helpers.ts";
 import type { T4 } from "./reference.ts";
-import { crossEntropy, maxPoolBackward, planBackwardRef, planForwardRef } from "./reference_grad.ts";
+import {
+  checkPlanGradients,
+  crossEntropy,
+  maxPoolBackward,
+  planBackwardRef,
+  planForwardRef,
+} from "./reference_grad.ts";
 
 const gpu = await testGpu();
 
@@ -70,41 +76,7 @@ Deno.test("planBackwardRef through NB101 plans matches central finite difference
     const p32 = initParams(plan, 3);
     const params = new Map<string, Float64Array>([...p32].map(([k, v]) => [k, Float64Array.from(v)]));
     const x = randomInput(3, 4);
-    const loss = () => crossEntropy(planForwardRef(plan, params, x).logits, labels, 3).loss;
-    const tape = planForwardRef(plan, params, x);
-    const { grads, dinput } = planBackwardRef(
-      plan,
-      params,
-      tape,
-      crossEntropy(tape.logits, labels, 3).dlogits,
-    );
-    const rng = new Rng(5);
-    const h = 1e-6;
-    let checked = 0;
-    const check = (what: string, get: () => number, set: (v: number) => void, analytic: number) => {
-      const v0 = get();
-      set(v0 + h);
-      const up = loss();
-      set(v0 - h);
-      const down = loss();
-      set(v0);
-      const fd = (up - down) / (2 * h);
-      if (Math.abs(fd - analytic) > 1e-6 + 1e-4 * Math.abs(fd)) {
-        throw new Error(`${cell}: d loss / d ${what}: analytic ${analytic}, finite difference ${fd}`);
-      }
-      checked++;
-    };
-    for (const [name, g] of grads) {
-      const p = params.get(name)!;
-      for (let s = 0; s < 2; s++) {
-        const i = rng.int(p.length);
-        check(`${name}[${i}]`, () => p[i]!, (v) => (p[i] = v), g[i]!);
-      }
-    }
-    for (let s = 0; s < 10; s++) {
-      const i = rng.int(x.d.length);
-      check(`input[${i}]`, () => x.d[i]!, (v) => (x.d[i] = v), dinput.d[i]!);
-    }
+    const checked = checkPlanGradients(plan, params, x, labels, 2, cell, new Rng(5));
     if (checked < 30) throw new Error(`only ${checked} checks`);
   }
 });

@@ -461,3 +461,53 @@ export function planBackwardRef(
   }
   return { grads, dinput: d[0]! };
 }
+
+/**
+ * Checks planBackwardRef's cross-entropy gradients against central finite differences of the loss (step 1e-6):
+ * `perParam` random entries of every parameter and 10 of the input; returns how many were checked.
+ */
+export function checkPlanGradients(
+  plan: NetworkPlan,
+  params: Map<string, Float64Array>,
+  x: T4,
+  labels: number[],
+  perParam: number,
+  what: string,
+  rng: { int(n: number): number },
+): number {
+  const loss = () => crossEntropy(planForwardRef(plan, params, x).logits, labels, plan.classes).loss;
+  const tape = planForwardRef(plan, params, x);
+  const { grads, dinput } = planBackwardRef(
+    plan,
+    params,
+    tape,
+    crossEntropy(tape.logits, labels, plan.classes).dlogits,
+  );
+  const h = 1e-6;
+  let checked = 0;
+  const check = (name: string, get: () => number, set: (v: number) => void, analytic: number) => {
+    const v0 = get();
+    set(v0 + h);
+    const up = loss();
+    set(v0 - h);
+    const down = loss();
+    set(v0);
+    const fd = (up - down) / (2 * h);
+    if (Math.abs(fd - analytic) > 1e-6 + 1e-4 * Math.abs(fd)) {
+      throw new Error(`${what}: d loss / d ${name}: analytic ${analytic}, finite difference ${fd}`);
+    }
+    checked++;
+  };
+  for (const [name, g] of grads) {
+    const p = params.get(name)!;
+    for (let s = 0; s < perParam; s++) {
+      const i = rng.int(p.length);
+      check(`${name}[${i}]`, () => p[i]!, (v) => (p[i] = v), g[i]!);
+    }
+  }
+  for (let s = 0; s < 10; s++) {
+    const i = rng.int(x.d.length);
+    check(`input[${i}]`, () => x.d[i]!, (v) => (x.d[i] = v), dinput.d[i]!);
+  }
+  return checked;
+}

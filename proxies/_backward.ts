@@ -17,6 +17,8 @@ import {
   convBackwardKernels,
   convDwKernel,
   dilateKernel,
+  dwBlocking,
+  dwImagesPerPart,
   flipTransposed,
   groupsFor,
   headBackwardKernels,
@@ -431,10 +433,16 @@ export async function runGradients(
               await dispatch(maskAccKernel(elems, true), [maskRef(term.src), dxPre, dsrc], elems);
             } else await dispatch(ks.dx, [x, raw, dy, dsrc], floats(n, srcShape));
           }
-          const part = acquire(n * wlen * 4, "dw partial");
-          const dwk = convDwKernel(spec);
+          // One partial per image, or per few images where n partials would not fit one binding.
+          const g = dwImagesPerPart(spec, gpu.device.limits.maxStorageBufferBindingSize);
+          const parts = Math.ceil(n / g);
+          const part = acquire(parts * wlen * 4, "dw partial");
+          const dwk = convDwKernel(spec, dwBlocking(spec), g);
           await dispatch(dwk.kernel, [x, dy, part], dwk.items);
-          await dispatch(ks.dwReduce, [null, null, null, null, part, gradOf(term.params.conv!, wlen)], wlen);
+          const reduce = g === 1
+            ? ks.dwReduce
+            : { ...ks.dwReduce, constants: { ...ks.dwReduce.constants, N: parts } };
+          await dispatch(reduce, [null, null, null, null, part, gradOf(term.params.conv!, wlen)], wlen);
         } else if (term.op === "identity") {
           if (term.bn) {
             if (dsrc) {

@@ -246,13 +246,25 @@ export function dwBlocking(spec: ConvSpec): { tc: number; tci: number; px: numbe
 }
 
 /**
+ * Images summed into one weight-gradient partial: 1 (the partials are per image) unless N partials of
+ * COUT x CIN x K x K floats would exceed `maxBindingBytes`; then the fewest that fit.
+ */
+export function dwImagesPerPart(spec: ConvSpec, maxBindingBytes: number): number {
+  const partBytes = spec.cout * spec.cin * spec.k * spec.k * 4;
+  const parts = Math.max(1, Math.floor(maxBindingBytes / partBytes));
+  return Math.ceil(spec.n / Math.min(parts, spec.n));
+}
+
+/**
  * Per-image weight gradient, TC output x TCI input channels per invocation (conv_dw.wgsl); bindings (x, dy,
- * part), dispatch over N * ceil(COUT/TC) * ceil(CIN/TCI) invocations. Reduce with
- * `convBackwardKernels(...).dwReduce`.
+ * part), dispatch over ceil(N / imagesPerPart) * ceil(COUT/TC) * ceil(CIN/TCI) invocations. Each partial sums
+ * `imagesPerPart` consecutive images (see `dwImagesPerPart`). Reduce with `convBackwardKernels(...).dwReduce`
+ * run over ceil(N / imagesPerPart) partials.
  */
 export const convDwKernel = memoize(function convDwKernel(
   spec: ConvSpec,
   blocking: { tc: number; tci: number; px: number } = dwBlocking(spec),
+  imagesPerPart: number = 1,
 ): { kernel: Kernel; items: number } {
   const { ho, wo } = convOutSize(spec);
   const { tc, tci, px } = blocking;
@@ -268,15 +280,15 @@ export const convDwKernel = memoize(function convDwKernel(
   // Input columns the step reads: ix0 + q for q < span (stride 1), or ix0 + kx (one pixel, any stride).
   const span = px > 1 ? px + spec.k - 1 : spec.k;
   for (let j = 0; j < tci; j++) {
-    body.push(`      let xb${j} = xbase + min(${j}u, CIN - 1u - cib * TCI) * H * W;`);
+    body.push(`        let xb${j} = xbase + min(${j}u, CIN - 1u - cib * TCI) * H * W;`);
     for (let ky = 0; ky < spec.k; ky++) {
-      body.push(`      let iy${j}_${ky} = yb + ${ky};`);
-      body.push(`      let ry${j}_${ky} = xb${j} + u32(clamp(iy${j}_${ky}, 0, i32(H) - 1)) * W;`);
+      body.push(`        let iy${j}_${ky} = yb + ${ky};`);
+      body.push(`        let ry${j}_${ky} = xb${j} + u32(clamp(iy${j}_${ky}, 0, i32(H) - 1)) * W;`);
       for (let q = 0; q < span; q++) {
         const load = `x[ry${j}_${ky} + u32(clamp(ix0 + ${q}, 0, i32(W) - 1))]`;
         const v = spec.relu ? `max(${load}, 0.0)` : load;
         body.push(
-          `      let v${j}_${ky}_${q} = select(0.0, ${v}, iy${j}_${ky} >= 0 && iy${j}_${ky} < i32(H) && ix0 + ${q} >= 0 && ix0 + ${q} < i32(W));`,
+          `        let v${j}_${ky}_${q} = select(0.0, ${v}, iy${j}_${ky} >= 0 && iy${j}_${ky} < i32(H) && ix0 + ${q} >= 0 && ix0 + ${q} < i32(W));`,
         );
       }
     }
@@ -290,7 +302,7 @@ export const convDwKernel = memoize(function convDwKernel(
         for (let ky = 0; ky < spec.k; ky++) {
           for (let kx = 0; kx < spec.k; kx++) {
             const t = ky * spec.k + kx;
-            body.push(`      a_${c}_${j}_${t} = fma(g${c}_${p}, v${j}_${ky}_${p + kx}, a_${c}_${j}_${t});`);
+            body.push(`        a_${c}_${j}_${t} = fma(g${c}_${p}, v${j}_${ky}_${p + kx}, a_${c}_${j}_${t});`);
           }
         }
       }
@@ -302,7 +314,7 @@ export const convDwKernel = memoize(function convDwKernel(
       store.push(`  {`);
       store.push(`    let co = cob * TC + ${c}u;`);
       store.push(`    let ci = cib * TCI + ${j}u;`);
-      store.push(`    let o = ((n * COUT + min(co, COUT - 1u)) * CIN + min(ci, CIN - 1u)) * ${kk}u;`);
+      store.push(`    let o = ((ng * COUT + min(co, COUT - 1u)) * CIN + min(ci, CIN - 1u)) * ${kk}u;`);
       store.push(`    if (live && co < COUT && ci < CIN) {`);
       for (let t = 0; t < kk; t++) store.push(`      part[o + ${t}u] = a_${c}_${j}_${t};`);
       store.push(`    }`);
@@ -326,9 +338,18 @@ export const convDwKernel = memoize(function convDwKernel(
         px > 1 ? `p${px}` : ""
       }`,
       code,
-      constants: { N: spec.n, CIN: spec.cin, H: spec.h, W: spec.w, COUT: spec.cout, HO: ho, WO: wo },
+      constants: {
+        N: spec.n,
+        CIN: spec.cin,
+        H: spec.h,
+        W: spec.w,
+        COUT: spec.cout,
+        HO: ho,
+        WO: wo,
+        G: imagesPerPart,
+      },
     },
-    items: spec.n * Math.ceil(spec.cout / tc) * Math.ceil(spec.cin / tci),
+    items: Math.ceil(spec.n / imagesPerPart) * Math.ceil(spec.cout / tc) * Math.ceil(spec.cin / tci),
   };
 });
 

@@ -1,9 +1,12 @@
 // Every backward WGSL kernel against its float64 reference (tests/reference_grad.ts) on small random shapes:
 // odd sizes, batch 1, C = 1, stride 2, sizes not divisible by the workgroup, accumulate and overwrite modes.
+import assert from "node:assert/strict";
 import {
   bnBackwardKernels,
   convBackwardKernels,
   convDwKernel,
+  dwBlocking,
+  dwImagesPerPart,
   groupsFor,
   headBackwardKernels,
   maskAccKernel,
@@ -60,6 +63,16 @@ function up(g: Gpu, data: Float32Array | Uint32Array, label = "t"): GPUBuffer {
   return g.upload(data.length > 0 ? data : new Float32Array(1), label);
 }
 
+Deno.test("dwImagesPerPart keeps per-image partials unless they would exceed the binding limit", () => {
+  const spec: ConvSpec = { n: 16, cin: 512, h: 8, w: 8, cout: 512, k: 3, stride: 1, pad: 1, relu: true };
+  const one = 512 * 512 * 9 * 4; // bytes of one partial
+  assert.equal(dwImagesPerPart(spec, 16 * one), 1);
+  assert.equal(dwImagesPerPart(spec, 128 * 1024 * 1024), 2); // NB101's widest conv at stem 128: 14 fit
+  assert.equal(dwImagesPerPart(spec, 5 * one), 4); // 5 partials fit: 4 of 4 images
+  assert.equal(dwImagesPerPart(spec, one - 1), 16); // not even one fits: a single partial
+  assert.equal(dwImagesPerPart({ ...spec, n: 1 }, 1), 1);
+});
+
 Deno.test({
   name: "conv backward kernels (dx through ReLU, dw) match the float64 reference, strides 1 and 2",
   ignore,
@@ -94,17 +107,22 @@ Deno.test({
         const bx = up(g, x), bw = up(g, w), bdy = up(g, dy);
         const bdx = up(g, acc ? prevDx : new Float32Array(x.length));
         const bdw = up(g, acc ? prevDw : new Float32Array(w.length));
-        const part = up(g, new Float32Array(spec.n * w.length));
-        const dwk = convDwKernel(spec); // the register-blocked per-image weight gradient
+        // The register-blocked weight gradient, per image, or (acc runs) two images per partial as used
+        // when per-image partials would not fit one binding; n = 3 leaves a last partial of one image.
+        const perPart = acc ? Math.min(2, spec.n) : 1;
+        const parts = Math.ceil(spec.n / perPart);
+        const part = up(g, new Float32Array(parts * w.length));
+        const dwk = convDwKernel(spec, dwBlocking(spec), perPart);
+        const reduce = { ...ks.dwReduce, constants: { ...ks.dwReduce.constants, N: parts } };
         const [dx, dw] = await run(g, [
           { kernel: ks.dx, bindings: [bx, bw, bdy, bdx], items: x.length },
           { kernel: dwk.kernel, bindings: [bx, bdy, part], items: dwk.items },
-          { kernel: ks.dwReduce, bindings: [null, null, null, null, part, bdw], items: w.length },
+          { kernel: reduce, bindings: [null, null, null, null, part, bdw], items: w.length },
         ], [{ buf: bdx, floats: x.length }, { buf: bdw, floats: w.length }]);
         const wantDx = Float64Array.from(want.dx.d, (v, i) => v + (acc ? prevDx[i]! : 0));
         const wantDw = Float64Array.from(want.dw, (v, i) => v + (acc ? prevDw[i]! : 0));
         assertClose(dx!, wantDx, 1e-5, `conv dx case ${ci} acc ${acc}`);
-        assertClose(dw!, wantDw, 1e-5, `conv dw case ${ci} acc ${acc}`);
+        assertClose(dw!, wantDw, 1e-5, `conv dw case ${ci} acc ${acc} images per partial ${perPart}`);
         for (const b of [bx, bw, bdy, bdx, bdw, part]) b.destroy();
       }
     }

@@ -2,7 +2,7 @@
  * GenNAS (Li et al. 2021, ALGORITHMS.md section 4): train each candidate for a moment on a synthetic
  * regression task and score it by its loss. The network loses its classifier; after each of the 3 stages its
  * feature map is resized to 8x8 (nearest: rows and columns 0, 2, 4, ... at each halving, as the authors'
- * F.interpolate) and passed through BN -> Conv1x1 heads (spaces/nb201_network.ts,
+ * F.interpolate) and passed through BN -> Conv1x1 heads (spaces/regression_heads.ts,
  * `regressionHeads`); the loss is the weighted MSE of the heads against fixed synthetic targets, minimised by
  * SGD with momentum and weight decay.
  *

@@ -11,7 +11,8 @@
  *
  * In the plan a Conv -> BN -> ReLU vertex is the tensor BN(Conv(.)) (whose code NASWOT counts once, for its
  * one ReLU); every reader applies the ReLU on load (`relu` / `slice` terms, or a conv reading with ReLU).
- * Cell outputs are sums of ReLU outputs and pools of them, so they are read as they are.
+ * Cell outputs are sums of ReLU outputs and pools of them, so they are read as they are. GenNAS's regression
+ * heads, when asked for, read the output of each stack.
  * @module
  */
 
@@ -26,6 +27,7 @@ import {
   type Shape3,
   type Term,
 } from "./plan.ts";
+import { appendRegressionHeads, type RegressionHeads } from "./regression_heads.ts";
 
 /** Options of {@link lowerNb101}. */
 export interface Nb101LowerOptions extends Nb101NetworkOptions {
@@ -33,6 +35,8 @@ export interface Nb101LowerOptions extends Nb101NetworkOptions {
   input?: Shape3;
   /** ReLU counting for NASWOT: NB101 has no ReLU -> Conv blocks, so `wrapper` counts like `paper`. */
   reluCount?: ReluCount;
+  /** GenNAS regression heads on the outputs of the 3 stacks (spaces/regression_heads.ts). */
+  regressionHeads?: RegressionHeads;
 }
 
 /** Lowers an NB101 cell (pruned first) into a network plan labelled with `arch`. */
@@ -94,6 +98,7 @@ export function lowerNb101(spec: Nb101Spec, arch: string, opts: Nb101LowerOption
   const n = cell.ops.length;
   const m = cell.matrix;
   let g = 0;
+  const stageOuts: { id: number; shape: Shape3 }[] = [];
   for (let s = 0; s < stacks; s++) {
     if (s > 0) {
       const inS = tensors[cur]!.shape;
@@ -158,11 +163,16 @@ export function lowerNb101(spec: Nb101Spec, arch: string, opts: Nb101LowerOption
       curRelu = false;
     }
     c = cout;
+    stageOuts.push({ id: cur, shape: tensors[cur]!.shape });
   }
+  const heads = opts.regressionHeads
+    ? appendRegressionHeads({ params, layers, tensors }, stageOuts, opts.regressionHeads)
+    : null;
   const reluCount = opts.reluCount ?? "paper";
-  return classifierPlan(
+  const plan = classifierPlan(
     { space: "nb101", arch, input, classes, params, layers, tensors, reluCount },
     cur,
     true,
   );
+  return heads ? { ...plan, outputs: heads } : plan;
 }

@@ -13,13 +13,9 @@
 
 import { archEdges, formatArch, type Nb201Arch, type Nb201Edge } from "./nb201.ts";
 import type { NetworkPlan, ParamSpec, PlanLayer, PlanTensor, ReluCount, Shape3, Term } from "./plan.ts";
+import { appendRegressionHeads, type RegressionHeads, ZERO_TENSOR } from "./regression_heads.ts";
 
-/** GenNAS regression heads (see {@link Nb201NetworkOptions.regressionHeads}). */
-export interface RegressionHeads {
-  channels: number | readonly number[];
-  size: number;
-  resize?: "nearest" | "avgpool";
-}
+export type { RegressionHeads } from "./regression_heads.ts";
 
 /** Options of the NB201 macro skeleton. */
 export interface Nb201NetworkOptions {
@@ -34,10 +30,8 @@ export interface Nb201NetworkOptions {
   /** ReLU counting for NASWOT (default `paper`). */
   reluCount?: ReluCount;
   /**
-   * GenNAS regression heads: each stage's output resized by halving (2x2 steps) down to `size` x `size`,
-   * `nearest` (default, as GenNAS's F.interpolate: rows and columns 0, 2, 4, ...) or `avgpool` (2x2 means),
-   * then BN -> Conv1x1 to `channels` (one number, or one per stage); their tensors are listed in
-   * `plan.outputs`, stage order.
+   * GenNAS regression heads on the 3 stage outputs (spaces/regression_heads.ts); their tensors are listed
+   * in `plan.outputs`, stage order.
    */
   regressionHeads?: RegressionHeads;
 }
@@ -73,7 +67,7 @@ export function lowerNb201(arch: Nb201Arch, opts: Nb201NetworkOptions = {}): Net
   return lowerCellNetwork(archEdges(arch), skeleton, { ...opts, space: "nb201", arch: formatArch(arch) });
 }
 
-const ZERO = -1;
+const ZERO = ZERO_TENSOR;
 
 /**
  * Lowers a cell (its 6 edges) placed in a skeleton of cells and reduction blocks into a network plan; `space`
@@ -286,46 +280,9 @@ export function lowerCellNetwork(
     classes * shape.c,
   );
 
-  const heads: number[] = [];
-  if (opts.regressionHeads) {
-    const { size } = opts.regressionHeads;
-    for (const [s, out] of stageOut.entries()) {
-      const ch = opts.regressionHeads.channels;
-      const channels = typeof ch === "number" ? ch : ch[s]!;
-      let src = out.id;
-      let sh = out.shape;
-      for (let k = 0; sh.h > size; k++) {
-        if (sh.h % 2 !== 0 || sh.w !== sh.h) {
-          throw new RangeError(`regression head: cannot pool ${sh.h}x${sh.w} to ${size}`);
-        }
-        const next = { c: sh.c, h: sh.h / 2, w: sh.w / 2 };
-        const op = (opts.regressionHeads.resize ?? "nearest") === "nearest" ? "subsample2" : "avgpool2";
-        layer(`heads.${s}.resize${k}`, op === "avgpool2" ? "avgpool2x2" : "nearest2x", sh, next, 0, 0);
-        src = src === ZERO ? ZERO : tensor(`heads.${s}.resize${k}`, next, [{ op, src }]);
-        sh = next;
-      }
-      const bn = addBn(`heads.${s}.bn`, sh.c);
-      const conv = addConv(`heads.${s}.conv`, sh.c, channels, 1);
-      const outS = { c: channels, h: sh.h, w: sh.w };
-      layer(`heads.${s}`, "bn_conv1x1", sh, outS, 2 * sh.c + channels * sh.c, units(outS) * sh.c);
-      // A stage output that is identically zero gives a zero head (its BN bias is not propagated).
-      const b = src === ZERO
-        ? ZERO
-        : tensor(`heads.${s}.bn`, sh, [{ op: "identity", src, bn: true, params: bn }]);
-      heads.push(
-        b === ZERO ? ZERO : tensor(`heads.${s}.out`, outS, [{
-          op: "conv",
-          src: b,
-          k: 1,
-          stride: 1,
-          pad: 0,
-          relu: false,
-          bn: false,
-          params: { conv },
-        }]),
-      );
-    }
-  }
+  const heads = opts.regressionHeads
+    ? appendRegressionHeads({ params, layers, tensors }, stageOut, opts.regressionHeads)
+    : [];
 
   const live = pruneDead(tensors, last, heads);
   return {

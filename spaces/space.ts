@@ -13,7 +13,7 @@
  * @module
  */
 
-import type { RegressionHeads } from "./nb201_network.ts";
+import type { RegressionHeads } from "./regression_heads.ts";
 import type { NetworkPlan, ReluCount, Shape3 } from "./plan.ts";
 import { deriveSeed, Rng } from "./rng.ts";
 

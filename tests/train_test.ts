@@ -13,6 +13,8 @@ import {
   upsampleNearest,
 } from "../proxies/gennas_targets.ts";
 import { lowerNb201 } from "../spaces/nb201_network.ts";
+import { lowerNb101 } from "../spaces/nb101_network.ts";
+import { parseCell } from "../spaces/nb101.ts";
 import { parseArch } from "../spaces/nb201.ts";
 import { initParams, type Params } from "../spaces/init.ts";
 import type { NetworkPlan } from "../spaces/plan.ts";
@@ -137,39 +139,46 @@ function gennasRef(
   return { loss: lossOf(last), params: p, margin };
 }
 
+/** Runs one MSE + SGD step of `plan` on the GPU and checks every parameter's update against gennasRef. */
+async function checkOneStep(g: NonNullable<typeof gpu>, plan: NetworkPlan, what: string): Promise<void> {
+  const n = 4;
+  const { c, h, w } = plan.input;
+  const params = initParams(plan, 1);
+  const images = randomFloats(n * c * h * w, 8, -2, 2);
+  const targets = plan.outputs!.map((t, s) => {
+    const sh = plan.tensors[t]!.shape;
+    return randomFloats(n * sh.c * sh.h * sh.w, 20 + s, -1, 1);
+  });
+  const cfg: GennasConfig = {
+    iterations: 1,
+    sgd: { lr: 0.1, momentum: 0.9, weightDecay: 0.01 },
+    weights: [0.25, 0.5, 1],
+  };
+  const got = await gennasTrain(g, plan, params, () => images, targets, n, cfg, true);
+  const want = gennasRef(plan, params, () => images, targets, n, cfg);
+  for (const spec of plan.params) {
+    if (spec.kind === "linear_weight" || spec.kind === "linear_bias") continue;
+    const wt = want.params.get(spec.name)!;
+    const w0 = params.get(spec.name)!;
+    // Compare the update (w1 - w0) on the scale of the largest update of the tensor.
+    const dGot = got.params!.get(spec.name)!.map((v, i) => v - w0[i]!);
+    const dWant = wt.map((v, i) => v - w0[i]!);
+    let scale = 1e-9;
+    for (const v of dWant) scale = Math.max(scale, Math.abs(v));
+    for (let i = 0; i < wt.length; i++) {
+      if (!(Math.abs(dGot[i]! - dWant[i]!) <= 2e-3 * scale + 1e-7)) {
+        throw new Error(`${what} ${spec.name}[${i}]: update ${dGot[i]} want ${dWant[i]} (scale ${scale})`);
+      }
+    }
+  }
+  assertClose([got.loss], [want.loss], 1e-4, `${what}: loss after one step`);
+}
+
 Deno.test({
   name: "one MSE + SGD step on the GPU updates every parameter as the float64 reference",
   ignore: gpu === null,
   async fn() {
-    const g = gpu!;
-    const n = 4;
-    const plan = tinyPlan(ARCHS[0]!);
-    const params = initParams(plan, 1);
-    const images = randomFloats(n * 3 * 256, 8, -2, 2);
-    const targets = plan.outputs!.map((_, s) => randomFloats(n * 3 * 16, 20 + s, -1, 1));
-    const cfg: GennasConfig = {
-      iterations: 1,
-      sgd: { lr: 0.1, momentum: 0.9, weightDecay: 0.01 },
-      weights: [0.25, 0.5, 1],
-    };
-    const got = await gennasTrain(g, plan, params, () => images, targets, n, cfg, true);
-    const want = gennasRef(plan, params, () => images, targets, n, cfg);
-    for (const spec of plan.params) {
-      if (spec.kind === "linear_weight" || spec.kind === "linear_bias") continue;
-      const w = want.params.get(spec.name)!;
-      const w0 = params.get(spec.name)!;
-      // Compare the update (w1 - w0) on the scale of the largest update of the tensor.
-      const dGot = got.params!.get(spec.name)!.map((v, i) => v - w0[i]!);
-      const dWant = w.map((v, i) => v - w0[i]!);
-      let scale = 1e-9;
-      for (const v of dWant) scale = Math.max(scale, Math.abs(v));
-      for (let i = 0; i < w.length; i++) {
-        if (!(Math.abs(dGot[i]! - dWant[i]!) <= 2e-3 * scale + 1e-7)) {
-          throw new Error(`${spec.name}[${i}]: update ${dGot[i]} want ${dWant[i]} (scale ${scale})`);
-        }
-      }
-    }
-    assertClose([got.loss], [want.loss], 1e-4, "loss after one step");
+    await checkOneStep(gpu!, tinyPlan(ARCHS[0]!), "nb201");
   },
 });
 
@@ -295,4 +304,45 @@ Deno.test("GenNAS targets: sums of their parts, fixed by the seed; a task file i
   const up = upsampleNearest(Float32Array.of(1, 2, 3, 4, 5, 6, 7, 8), 2, 2, 2, 2);
   assertClose(up.slice(0, 16), [1, 1, 2, 2, 1, 1, 2, 2, 3, 3, 4, 4, 3, 3, 4, 4], 0, "upsample plane 0");
   assertClose(up.slice(16, 20), [5, 5, 6, 6], 0, "upsample plane 1");
+});
+
+/**
+ * A small NB101 network with GenNAS heads: stem 5 (uneven channel splits), 3 stacks of 1 cell, 16x16 inputs,
+ * heads on the 16x16, 8x8 and 4x4 stack outputs resized to 4x4. The cells use max-pool vertices, 1x1 and 3x3
+ * convs, input projections and the output concatenation.
+ */
+const NB101_CELLS = [
+  "0100110001000000010010000010000001000000010000000:input;conv3x3-bn-relu;maxpool3x3;conv3x3-bn-relu;conv3x3-bn-relu;conv1x1-bn-relu;output",
+  "0110001000100100001000000010000000100000010000000:input;conv1x1-bn-relu;maxpool3x3;conv3x3-bn-relu;maxpool3x3;conv3x3-bn-relu;output",
+];
+const tinyNb101 = (cell: string) =>
+  lowerNb101(parseCell(cell), cell, {
+    input: { c: 3, h: 16, w: 16 },
+    classes: 3,
+    stem: 5,
+    cellsPerStack: 1,
+    regressionHeads: { channels: 3, size: 4 },
+  });
+
+Deno.test({
+  name: "GenNAS on NB101 plans: one GPU step updates every parameter as the float64 reference; 5 steps agree",
+  ignore: gpu === null,
+  async fn() {
+    const g = gpu!;
+    // Parameter seeds whose float64 5-step run keeps every ReLU input 1e-5 from zero (the premise, asserted).
+    for (const [cell, seed] of NB101_CELLS.map((c, i) => [c, [6, 4][i]!] as const)) {
+      const plan = tinyNb101(cell);
+      if (plan.outputs?.length !== 3) throw new Error(`${cell}: ${plan.outputs?.length} heads, want 3`);
+      await checkOneStep(g, plan, cell);
+      const n = 4;
+      const images = randomFloats(n * 3 * 256, 33, -2, 2);
+      const targets = plan.outputs.map((_, s) => randomFloats(n * 3 * 16, 40 + s, -1, 1));
+      const cfg: GennasConfig = { ...GENNAS_DEFAULTS, iterations: 5 };
+      const params = initParams(plan, seed);
+      const want = gennasRef(plan, params, () => images, targets, n, cfg);
+      if (!(want.margin > 2e-6)) throw new Error(`${cell}: premise lost (${want.margin})`);
+      const got = await gennasTrain(g, plan, params, () => images, targets, n, cfg);
+      assertClose([got.loss], [want.loss], 1e-5, `${cell}: loss after 5 steps`);
+    }
+  },
 });

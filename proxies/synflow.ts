@@ -22,11 +22,13 @@ import {
   groupsFor,
   inputGradConv,
   maskAccKernel,
+  maxPoolBackwardKernel,
+  scaledChansKernel,
   scaledKernel,
 } from "../shaders/backward.ts";
 import { convOutSize } from "../shaders/conv2d.ts";
 import { initParams } from "../spaces/init.ts";
-import { assertTermOps, NB201_TERM_OPS, type NetworkPlan, type Shape3 } from "../spaces/plan.ts";
+import { assertTermOps, NB201_TERM_OPS, type NetworkPlan, type Shape3, type Term } from "../spaces/plan.ts";
 import { convSpecOf } from "./_forward.ts";
 
 const size = (s: Shape3) => s.c * s.h * s.w;
@@ -53,9 +55,22 @@ function logSumExp(xs: readonly number[]): number {
   return m + Math.log(xs.reduce((a, x) => a + Math.exp(x - m), 0));
 }
 
+/**
+ * Term kinds synflow runs: NB201's (its resize for GenNAS heads aside) and NB101's. Every activation is
+ * positive, so a ReLU (`relu` terms, a slice's or a conv's ReLU on load) passes everything, and max pools
+ * commute with the positive scales.
+ */
+const SYNFLOW_TERM_OPS: readonly Term["op"][] = [
+  ...NB201_TERM_OPS.filter((op) => op !== "subsample2"),
+  "relu",
+  "slice",
+  "maxpool3",
+  "maxpool2",
+];
+
 /** log(synflow) of a plan (lowered with the dataset's classes), weights from `seed`. */
 export async function synflowScore(gpu: Gpu, plan: NetworkPlan, seed: number): Promise<number> {
-  assertTermOps(plan, NB201_TERM_OPS, "synflow");
+  assertTermOps(plan, SYNFLOW_TERM_OPS, "synflow");
   const params = initParams(plan, seed);
   const abs = (name: string | undefined) => {
     const p = name === undefined ? undefined : params.get(name);
@@ -94,7 +109,8 @@ export async function synflowScore(gpu: Gpu, plan: NetworkPlan, seed: number): P
   for (let ti = T.length - 1; ti >= 1; ti--) {
     const t = T[ti]!;
     t.terms.forEach((term, k) => {
-      const b = term.op === "conv" ? bound.get(`${ti}:${k}`)!.col : 1;
+      // A stride-1 3x3 max pool can route up to 9 windows' gradients to one element.
+      const b = term.op === "conv" ? bound.get(`${ti}:${k}`)!.col : term.op === "maxpool3" ? 9 : 1;
       logA[term.src] = Math.max(logA[term.src]!, logA[ti]! + Math.log(b));
     });
   }
@@ -113,13 +129,30 @@ export async function synflowScore(gpu: Gpu, plan: NetworkPlan, seed: number): P
   };
   const rec = gpu.record(`synflow ${plan.arch}`);
   const scaledOp = async (
-    op: "axpy" | "pool3" | "pool2" | "pool3t" | "pool2t",
+    op: "axpy" | "pool3" | "pool2" | "pool3t" | "pool2t" | "maxpool3" | "maxpool2",
     s: Shape3,
     x: Binding,
     y: Binding,
     a: number,
   ) => {
     const { kernel, items } = scaledKernel(op, n, s.c, s.h, s.w);
+    rec.dispatch(
+      await gpu.pipeline(kernel),
+      [x, y, rec.uniform(Float32Array.of(a, 0, 0, 0))],
+      groupsFor(items),
+    );
+  };
+  /** y[:, to .. to + count) += a * x[:, from .. from + count) over hw-element planes (channel blocks). */
+  const chans = async (
+    hw: number,
+    count: number,
+    x: Binding,
+    xc: { c: number; at: number },
+    y: Binding,
+    yc: { c: number; at: number },
+    a: number,
+  ) => {
+    const { kernel, items } = scaledChansKernel(n, hw, count, xc, yc);
     rec.dispatch(
       await gpu.pipeline(kernel),
       [x, y, rec.uniform(Float32Array.of(a, 0, 0, 0))],
@@ -148,10 +181,17 @@ export async function synflowScore(gpu: Gpu, plan: NetworkPlan, seed: number): P
         await conv(spec, abs(term.params.conv).map((v) => v * c), src, y);
         convOut.set(`${t.id}:${k}`, y);
         await scaledOp("axpy", t.shape, y, out, 1);
-      } else if (term.op === "identity") await scaledOp("axpy", t.shape, src, out, c);
+      } else if (term.op === "identity" || term.op === "relu") await scaledOp("axpy", t.shape, src, out, c);
       else if (term.op === "avgpool3") await scaledOp("pool3", t.shape, src, out, c);
       else if (term.op === "avgpool2") await scaledOp("pool2", T[term.src]!.shape, src, out, c);
-      else throw new Error(`synflow: plan ${plan.arch} has a ${term.op} term (not an NB201 classifier plan)`);
+      else if (term.op === "maxpool3") await scaledOp("maxpool3", t.shape, src, out, c);
+      else if (term.op === "maxpool2") await scaledOp("maxpool2", T[term.src]!.shape, src, out, c);
+      else if (term.op === "slice") {
+        const from = { c: T[term.src]!.shape.c, at: term.from };
+        await chans(t.shape.h * t.shape.w, term.count, src, from, out, { c: t.shape.c, at: term.to }, c);
+      } else {throw new Error(
+          `synflow: plan ${plan.arch} has a ${term.op} term (not an NB201 classifier plan)`,
+        );}
     }
     value.set(t.id, out);
   }
@@ -214,9 +254,23 @@ export async function synflowScore(gpu: Gpu, plan: NetworkPlan, seed: number): P
           groupsFor(size(srcShape)),
         );
       } else if (!gs) continue;
-      else if (term.op === "identity") await scaledOp("axpy", t.shape, gt, gs, d);
+      else if (term.op === "identity" || term.op === "relu") await scaledOp("axpy", t.shape, gt, gs, d);
       else if (term.op === "avgpool3") await scaledOp("pool3t", t.shape, gt, gs, d);
-      else await scaledOp("pool2t", srcShape, gt, gs, d);
+      else if (term.op === "avgpool2") await scaledOp("pool2t", srcShape, gt, gs, d);
+      else if (term.op === "slice") {
+        const to = { c: t.shape.c, at: term.to };
+        await chans(t.shape.h * t.shape.w, term.count, gt, to, gs, { c: srcShape.c, at: term.from }, d);
+      } else if (term.op === "maxpool3" || term.op === "maxpool2") {
+        // Each window's gradient goes to its first maximum (ties are common: the input is constant).
+        const scaledGt = acquire(size(t.shape) * 4);
+        rec.clear(scaledGt);
+        await scaledOp("axpy", t.shape, gt, scaledGt, d);
+        rec.dispatch(
+          await gpu.pipeline(maxPoolBackwardKernel(term.op, n, srcShape.c, srcShape.h, srcShape.w)),
+          [value.get(term.src)!, scaledGt, gs],
+          groupsFor(size(srcShape)),
+        );
+      } else throw new Error(`synflow: plan ${plan.arch} has a ${term.op} term`);
     }
   }
   rec.submit();

@@ -354,10 +354,10 @@ export const convDwKernel = memoize(function convDwKernel(
 });
 
 /** Entries of scaled.wgsl: y += a * op(x), a in a uniform (synflow's scaled tensors). */
-export type ScaledOp = "axpy" | "pool3" | "pool2" | "pool3t" | "pool2t" | "pick2t";
+export type ScaledOp = "axpy" | "pool3" | "pool2" | "pool3t" | "pool2t" | "pick2t" | "maxpool3" | "maxpool2";
 
 /**
- * A scaled accumulation over n x c planes; (h, w) are the planes of the larger side (pool2: x, pool2t: y).
+ * A scaled accumulation over n x c planes; (h, w) are the planes of the larger side (pool2, maxpool2: x; pool2t: y).
  * Returns the kernel and the number of invocations (elements of y).
  */
 export const scaledKernel = memoize(function scaledKernel(
@@ -376,6 +376,28 @@ export const scaledKernel = memoize(function scaledKernel(
       entry: op === "pick2t" ? "pool2t" : op,
       constants: { N: n, C: c, H: h, W: w, HO: ho, WO: wo, ...(op === "pick2t" ? { PICK: 1 } : {}) },
     },
-    items: op === "pool2" ? n * c * ho * wo : n * c * h * w,
+    items: op === "pool2" || op === "maxpool2" ? n * c * ho * wo : n * c * h * w,
+  };
+});
+
+/**
+ * scaled.wgsl's `chans`: y[n, oy + j] += a * x[n, ox + j] for `count` channels j of hw-element planes, x with
+ * `cx` channels and y with `cy` (NB101's channel slices, forward and transposed). Bindings (x, y, coef).
+ */
+export const scaledChansKernel = memoize(function scaledChansKernel(
+  n: number,
+  hw: number,
+  count: number,
+  x: { c: number; at: number },
+  y: { c: number; at: number },
+): { kernel: Kernel; items: number } {
+  return {
+    kernel: {
+      name: "scaled.chans",
+      code: scaled,
+      entry: "chans",
+      constants: { N: n, C: count, H: 1, W: hw, CX: x.c, OX: x.at, CY: y.c, OY: y.at },
+    },
+    items: n * count * hw,
   };
 });

@@ -7,6 +7,10 @@
 //   pool2t: y += a * AvgPool2^T(x)                                          (x is HO x WO, y is H x W)
 //           with PICK (entry pool2t): y += a * Pick2^T(x), y[2i, 2j] += a * x[i, j], the backward of the
 //           nearest half-size resize (other elements unchanged)
+//   maxpool3: y += a * MaxPool2d(3, 1, 1)(x)                                (H x W in and out)
+//   maxpool2: y += a * MaxPool2d(2, 2)(x)                                   (x is H x W, y is HO x WO)
+//   chans : y[n, OY + j] += a * x[n, OX + j] for the COUNT channels j       (a channel block of x, CX
+//           channels, into one of y, CY channels; H x W planes, dispatched over N x COUNT planes)
 //
 // Bindings:
 //   0 x    : array<f32>
@@ -25,6 +29,10 @@ override W: u32;
 override HO: u32 = 1u;
 override WO: u32 = 1u;
 override PICK: bool = false;
+override CX: u32 = 1u;
+override OX: u32 = 0u;
+override CY: u32 = 1u;
+override OY: u32 = 0u;
 
 @compute @workgroup_size(64)
 fn axpy(@builtin(global_invocation_id) gid3: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
@@ -125,6 +133,66 @@ fn pool2t(@builtin(global_invocation_id) gid3: vec3<u32>, @builtin(num_workgroup
   let v = y[i] + coef.x * select(0.0, select(g * 0.25, g, PICK), inside);
   if (live) {
     y[i] = v;
+  }
+}
+
+@compute @workgroup_size(64)
+fn maxpool3(@builtin(global_invocation_id) gid3: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let gid = flat_id(gid3, nwg);
+  let total = N * C * H * W;
+  let live = gid.x < total;
+  let i = min(gid.x, total - 1u);
+  let xx = i32(i % W);
+  let yy = i32((i / W) % H);
+  let plane = (i / (W * H)) * H * W;
+  // The centre is always inside; padding never wins (PyTorch pads max pools with -inf).
+  var m = x[i];
+  for (var dy = -1; dy <= 1; dy++) {
+    for (var dx = -1; dx <= 1; dx++) {
+      let py = yy + dy;
+      let px = xx + dx;
+      let ok = py >= 0 && py < i32(H) && px >= 0 && px < i32(W);
+      let v = x[plane + u32(clamp(py, 0, i32(H) - 1)) * W + u32(clamp(px, 0, i32(W) - 1))];
+      m = select(m, max(m, v), ok);
+    }
+  }
+  let v = y[i] + coef.x * m;
+  if (live) {
+    y[i] = v;
+  }
+}
+
+@compute @workgroup_size(64)
+fn maxpool2(@builtin(global_invocation_id) gid3: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let gid = flat_id(gid3, nwg);
+  let total = N * C * HO * WO;
+  let live = gid.x < total;
+  let i = min(gid.x, total - 1u);
+  let ox = i % WO;
+  let oy = (i / WO) % HO;
+  let base = (i / (WO * HO)) * H * W + 2u * oy * W + 2u * ox;
+  let m = max(max(x[base], x[base + 1u]), max(x[base + W], x[base + W + 1u]));
+  let v = y[i] + coef.x * m;
+  if (live) {
+    y[i] = v;
+  }
+}
+
+@compute @workgroup_size(64)
+fn chans(@builtin(global_invocation_id) gid3: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let gid = flat_id(gid3, nwg);
+  // C is the block's channel count (COUNT); H x W the planes.
+  let hw = H * W;
+  let total = N * C * hw;
+  let live = gid.x < total;
+  let i = min(gid.x, total - 1u);
+  let p = i % hw;
+  let j = (i / hw) % C;
+  let n = i / (hw * C);
+  let yi = (n * CY + OY + j) * hw + p;
+  let v = y[yi] + coef.x * x[(n * CX + OX + j) * hw + p];
+  if (live) {
+    y[yi] = v;
   }
 }
 

@@ -3,6 +3,8 @@
 import { synflowScore } from "../proxies/synflow.ts";
 import { lowerNb201 } from "../spaces/nb201_network.ts";
 import { parseArch } from "../spaces/nb201.ts";
+import { lowerNb101 } from "../spaces/nb101_network.ts";
+import { parseCell } from "../spaces/nb101.ts";
 import { initParams } from "../spaces/init.ts";
 import type { NetworkPlan } from "../spaces/plan.ts";
 import { testGpu } from "./_helpers.ts";
@@ -71,6 +73,52 @@ Deno.test({
     const got = await synflowScore(gpu!, plan, 0);
     const want = synflowRef(plan, 0);
     if (!(want > Math.log(3.4e38))) throw new Error(`expected a synflow beyond float32, got e^${want}`);
+    if (!(Math.abs(got - want) < 1e-4 * Math.abs(want))) throw new Error(`${got} vs ${want}`);
+  },
+});
+
+Deno.test({
+  name: "log synflow of small NB101 networks (relu, slice, max-pool terms) equals the float64 definition",
+  ignore: gpu === null,
+  async fn() {
+    const cells = [
+      "0100110001000000010010000010000001000000010000000:input;conv3x3-bn-relu;maxpool3x3;conv3x3-bn-relu;conv3x3-bn-relu;conv1x1-bn-relu;output",
+      "0110001000100100001000000010000000100000010000000:input;conv1x1-bn-relu;maxpool3x3;conv3x3-bn-relu;maxpool3x3;conv3x3-bn-relu;output",
+      "0111100111000100000100000:input;conv3x3-bn-relu;maxpool3x3;maxpool3x3;output",
+    ];
+    for (const [i, cell] of cells.entries()) {
+      // stem 5: uneven channel splits (slices); 3 stacks: both max pools between stacks.
+      const plan = lowerNb101(parseCell(cell), cell, {
+        input: { c: 3, h: 16, w: 16 },
+        classes: 4,
+        stem: 5,
+        cellsPerStack: 2,
+      });
+      const ops = new Set(plan.tensors.flatMap((t) => t.terms.map((term) => term.op)));
+      for (const op of ["slice", "maxpool2"] as const) {
+        if (i < 2 && !ops.has(op)) throw new Error(`${cell}: no ${op} term`);
+      }
+      const got = await synflowScore(gpu!, plan, 5 + i);
+      const want = synflowRef(plan, 5 + i);
+      if (!(Math.abs(got - want) < 1e-4 * Math.max(1, Math.abs(want)))) {
+        throw new Error(`${cell}: ${got} vs ${want}`);
+      }
+    }
+  },
+});
+
+Deno.test({
+  name: "log synflow of the NB101 benchmark network (stem 128, ~1e38) equals the float64 definition",
+  ignore: gpu === null,
+  async fn() {
+    const cell =
+      "0100110001000000010010000010000001000000010000000:input;conv3x3-bn-relu;maxpool3x3;conv3x3-bn-relu;conv3x3-bn-relu;conv1x1-bn-relu;output";
+    const plan = lowerNb101(parseCell(cell), cell, {});
+    const got = await synflowScore(gpu!, plan, 0);
+    const want = synflowRef(plan, 0);
+    if (!(want > Math.log(1e30))) {
+      throw new Error(`premise: synflow ${Math.exp(want)} is not near float32's limit`);
+    }
     if (!(Math.abs(got - want) < 1e-4 * Math.abs(want))) throw new Error(`${got} vs ${want}`);
   },
 });

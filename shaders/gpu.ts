@@ -14,6 +14,25 @@
 
 /// <reference types="@webgpu/types" />
 
+import flatId from "./flat_id.wgsl" with { type: "text" };
+
+/**
+ * Shared WGSL helpers, by name: each is appended to a kernel's code when the code calls it and does not
+ * define it (see {@link withHelpers}).
+ */
+const HELPERS: readonly { name: string; code: string }[] = [{ name: "flat_id", code: flatId }];
+
+/** `code` with the shared helpers it calls but does not define appended. Pure. */
+export function withHelpers(code: string): string {
+  let out = code;
+  for (const h of HELPERS) {
+    if (new RegExp(`\\b${h.name}\\(`).test(code) && !new RegExp(`\\bfn\\s+${h.name}\\b`).test(code)) {
+      out += `\n${h.code}`;
+    }
+  }
+  return out;
+}
+
 /** A compute kernel: WGSL source (already rendered), entry point, override constants and a name for errors. */
 export interface Kernel {
   /** Human name used in labels and error messages, e.g. `conv2d_k3s1_p4c8`. */
@@ -318,9 +337,10 @@ export class Gpu {
 
   async #compile(k: Kernel, key: string): Promise<GPUComputePipeline> {
     const t0 = performance.now();
-    if (debugEnabled()) console.error(`--- WGSL ${k.name} ${JSON.stringify(k.constants ?? {})}\n${k.code}`);
+    const code = withHelpers(k.code);
+    if (debugEnabled()) console.error(`--- WGSL ${k.name} ${JSON.stringify(k.constants ?? {})}\n${code}`);
     this.device.pushErrorScope("validation");
-    const module = this.device.createShaderModule({ label: `${k.name}.module`, code: k.code });
+    const module = this.device.createShaderModule({ label: `${k.name}.module`, code });
     const info = await module.getCompilationInfo();
     const errors = info.messages.filter((m) => m.type === "error");
     if (errors.length > 0) {

@@ -20,8 +20,3 @@ fn main(@builtin(global_invocation_id) gid3: vec3<u32>, @builtin(num_workgroups)
   d[gid.x] = 2.0 * W * e / f32(COUNT);
   sq[gid.x] = e * e;
 }
-
-// The invocation's index when a dispatch too large for one dimension is split over x and y (groupsFor).
-fn flat_id(gid3: vec3<u32>, nwg: vec3<u32>) -> vec3<u32> {
-  return vec3<u32>(gid3.x + gid3.y * nwg.x * 64u, 0u, 0u);
-}

@@ -11,7 +11,7 @@ import {
   POPCOUNT_ROWS,
   popcountKernel,
 } from "../shaders/kernels.ts";
-import type { Binding, Gpu, PooledBuffer } from "../shaders/gpu.ts";
+import { type Binding, type Gpu, type PooledBuffer, withHelpers } from "../shaders/gpu.ts";
 import { Rng } from "../spaces/rng.ts";
 import { pick2 } from "./reference_grad.ts";
 import { assertClose, assertExact, randomFloats, testGpu } from "./_helpers.ts";
@@ -603,4 +603,16 @@ Deno.test({
     xb.destroy();
     wb.destroy();
   },
+});
+
+Deno.test("withHelpers appends a shared WGSL helper once, only to kernels that call it without defining it", () => {
+  const calls = "fn main() { let i = flat_id(a, b); }";
+  const got = withHelpers(calls);
+  if (!got.startsWith(calls) || (got.match(/fn flat_id\(/g) ?? []).length !== 1) {
+    throw new Error(`flat_id not appended once:\n${got}`);
+  }
+  const defines = `${calls}\nfn flat_id(a: vec3<u32>, b: vec3<u32>) -> vec3<u32> { return a; }`;
+  if (withHelpers(defines) !== defines) throw new Error("appended to a kernel that defines flat_id");
+  const none = "fn main() { let x = my_flat_id(1); }";
+  if (withHelpers(none) !== none) throw new Error("appended to a kernel that does not call flat_id");
 });

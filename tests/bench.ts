@@ -3,7 +3,7 @@
  *
  * 1. Validation: the conv kernels of the three NB201 shapes against the float64 reference (batch 2), and
  *    a NASWOT score whose GPU f32 log-determinant must agree with the float64 one.
- * 2. conv3x3 GFLOP/s at C=16/32x32, C=32/16x16, C=64/8x8 (batch 128).
+ * 2. conv3x3 GFLOP/s at C=16/32x32, C=32/16x16, C=64/8x8 (batch 128), direct and Winograd F(2x2,3x3).
  * 3. Forward pass of the all-nor_conv_3x3 network (logits, batch 128).
  * 4. NASWOT seconds per arch: all none, all nor_conv_3x3, the mixed cell, and the mean over N seeded random
  *    archs; for the fixed archs the GPU time split by kernel class (timestamp queries) and the remainder
@@ -20,6 +20,7 @@
  */
 
 import { Gpu } from "../shaders/gpu.ts";
+import { encodeWinograd, packWinogradWeights, winogradKernel } from "../shaders/winograd.ts";
 import {
   convKernel,
   convMacs,
@@ -95,7 +96,9 @@ async function convOnce(spec: ConvSpec, x: Float32Array, w: Float32Array): Promi
   return new Float32Array(y!);
 }
 
-// 2. conv3x3 throughput.
+// 2. conv3x3 throughput: the direct kernel, and Winograd with the blocking that measured best here (4x4
+// tiles of 2x2 outputs x 8 channels; tt4/th2 2 and 2x2 x 16 channels were within 10%).
+const WINOGRAD_BLOCKING = { tt: 4, th2: 4, tc: 8 };
 console.log("\nconv3x3 (ReLU on load), batch 128: GFLOP/s");
 for (const [c, hw] of SHAPES) {
   const spec: ConvSpec = { n: B, cin: c, h: hw, w: hw, cout: c, k: 3, stride: 1, pad: 1, relu: true };
@@ -120,9 +123,37 @@ for (const [c, hw] of SHAPES) {
     g.push((2 * convMacs(spec) * reps) / ((performance.now() - t) / 1000) / 1e9);
   }
   console.log(`  C=${c} ${hw}x${hw} (th${bl.th} tp${bl.tp} tc${bl.tc}): ${stats(g)}`);
+  // Winograd F(2x2,3x3), the same conv in fewer multiplies (GFLOP/s counted as the direct conv's): checked
+  // against the direct kernel's output first. Not used for scoring (its last bits differ from the direct's).
+  const wbl = WINOGRAD_BLOCKING;
+  const wk = winogradKernel(spec, wbl);
+  const wp = await gpu.pipeline(wk.kernel);
+  const ww = gpu.upload(packWinogradWeights(randomFloats(c * c * 9, 4), c, c, wbl.tc), "w.winograd");
+  const yw = gpu.acquire(B * c * hw * hw * 4);
+  const onceW = async () => {
+    const rec = gpu.record("bench.winograd");
+    for (let i = 0; i < reps; i++) encodeWinograd(gpu, rec, wp, spec, wbl, wk.groups, xb, ww, yw);
+    rec.submit();
+    await gpu.device.queue.onSubmittedWorkDone();
+  };
+  await onceW();
+  const [d, wv] = await gpu.read([{ src: yb, size: B * c * hw * hw * 4 }, {
+    src: yw,
+    size: B * c * hw * hw * 4,
+  }]);
+  assertClose(new Float32Array(wv!), new Float32Array(d!), 1e-4, `winograd C=${c} ${hw}x${hw} vs direct`);
+  const gw: number[] = [];
+  for (let r = 0; r < RUNS; r++) {
+    const t = performance.now();
+    await onceW();
+    gw.push((2 * convMacs(spec) * reps) / ((performance.now() - t) / 1000) / 1e9);
+  }
+  console.log(`    Winograd F(2x2,3x3) (th${wbl.th2} tt${wbl.tt} tc${wbl.tc} tiles): ${stats(gw)}`);
   gpu.release(yb);
+  gpu.release(yw);
   xb.destroy();
   wb.destroy();
+  ww.destroy();
 }
 
 // 3 and 4.

@@ -15,7 +15,7 @@
  * 7. GenNAS for the mixed cell at batch 16: seconds per training step (forward, MSE, backward, SGD; no
  *    read-back) over `--gennas-iters` steps (default 10), and the per-arch time of the paper's 100 steps plus
  *    the final forward at that rate.
- * Prints median, min and max of R runs. `--skip 5,6,7` leaves sections out (validation always runs).
+ * Prints median, min and max of R runs. `--skip 2,3,4` (any of 2-7) leaves sections out (validation always runs).
  * @module
  */
 
@@ -50,7 +50,7 @@ const flag = (name: string, def: number) => {
   return i >= 0 ? Number(args[i + 1]) : def;
 };
 const RANDOM = flag("--random", 50);
-/** `--skip 5,6,7` leaves out sections (e.g. the slow gradient, ntk and gennas timings); validation always runs. */
+/** `--skip 5,6,7` leaves out sections 2-7 (e.g. the slow gradient, ntk and gennas timings); validation always runs. */
 const SKIP = new Set(
   (args[args.indexOf("--skip") + 1] ?? "").split(",").filter(() => args.includes("--skip")),
 );
@@ -99,61 +99,63 @@ async function convOnce(spec: ConvSpec, x: Float32Array, w: Float32Array): Promi
 // 2. conv3x3 throughput: the direct kernel, and Winograd with the blocking that measured best here (4x4
 // tiles of 2x2 outputs x 8 channels; tt4/th2 2 and 2x2 x 16 channels were within 10%).
 const WINOGRAD_BLOCKING = { tt: 4, th2: 4, tc: 8 };
-console.log("\nconv3x3 (ReLU on load), batch 128: GFLOP/s");
-for (const [c, hw] of SHAPES) {
-  const spec: ConvSpec = { n: B, cin: c, h: hw, w: hw, cout: c, k: 3, stride: 1, pad: 1, relu: true };
-  const bl = defaultBlocking(spec);
-  const { kernel, groups } = convKernel(spec, bl);
-  const p = await gpu.pipeline(kernel);
-  const xb = gpu.upload(randomFloats(B * c * hw * hw, 3), "x");
-  const wb = gpu.upload(packConvWeights(randomFloats(c * c * 9, 4), c, c, 3, bl.tc), "w");
-  const yb = gpu.acquire(B * c * hw * hw * 4);
-  const reps = 5;
-  const once = async () => {
-    const rec = gpu.record("bench");
-    for (let i = 0; i < reps; i++) encodeConv(gpu, rec, p, spec, bl, groups, xb, wb, yb);
-    rec.submit();
-    await gpu.device.queue.onSubmittedWorkDone();
-  };
-  await once();
-  const g: number[] = [];
-  for (let r = 0; r < RUNS; r++) {
-    const t = performance.now();
+if (run(2)) {
+  console.log("\nconv3x3 (ReLU on load), batch 128: GFLOP/s");
+  for (const [c, hw] of SHAPES) {
+    const spec: ConvSpec = { n: B, cin: c, h: hw, w: hw, cout: c, k: 3, stride: 1, pad: 1, relu: true };
+    const bl = defaultBlocking(spec);
+    const { kernel, groups } = convKernel(spec, bl);
+    const p = await gpu.pipeline(kernel);
+    const xb = gpu.upload(randomFloats(B * c * hw * hw, 3), "x");
+    const wb = gpu.upload(packConvWeights(randomFloats(c * c * 9, 4), c, c, 3, bl.tc), "w");
+    const yb = gpu.acquire(B * c * hw * hw * 4);
+    const reps = 5;
+    const once = async () => {
+      const rec = gpu.record("bench");
+      for (let i = 0; i < reps; i++) encodeConv(gpu, rec, p, spec, bl, groups, xb, wb, yb);
+      rec.submit();
+      await gpu.device.queue.onSubmittedWorkDone();
+    };
     await once();
-    g.push((2 * convMacs(spec) * reps) / ((performance.now() - t) / 1000) / 1e9);
-  }
-  console.log(`  C=${c} ${hw}x${hw} (th${bl.th} tp${bl.tp} tc${bl.tc}): ${stats(g)}`);
-  // Winograd F(2x2,3x3), the same conv in fewer multiplies (GFLOP/s counted as the direct conv's): checked
-  // against the direct kernel's output first. Not used for scoring (its last bits differ from the direct's).
-  const wbl = WINOGRAD_BLOCKING;
-  const wk = winogradKernel(spec, wbl);
-  const wp = await gpu.pipeline(wk.kernel);
-  const ww = gpu.upload(packWinogradWeights(randomFloats(c * c * 9, 4), c, c, wbl.tc), "w.winograd");
-  const yw = gpu.acquire(B * c * hw * hw * 4);
-  const onceW = async () => {
-    const rec = gpu.record("bench.winograd");
-    for (let i = 0; i < reps; i++) encodeWinograd(gpu, rec, wp, spec, wbl, wk.groups, xb, ww, yw);
-    rec.submit();
-    await gpu.device.queue.onSubmittedWorkDone();
-  };
-  await onceW();
-  const [d, wv] = await gpu.read([{ src: yb, size: B * c * hw * hw * 4 }, {
-    src: yw,
-    size: B * c * hw * hw * 4,
-  }]);
-  assertClose(new Float32Array(wv!), new Float32Array(d!), 1e-4, `winograd C=${c} ${hw}x${hw} vs direct`);
-  const gw: number[] = [];
-  for (let r = 0; r < RUNS; r++) {
-    const t = performance.now();
+    const g: number[] = [];
+    for (let r = 0; r < RUNS; r++) {
+      const t = performance.now();
+      await once();
+      g.push((2 * convMacs(spec) * reps) / ((performance.now() - t) / 1000) / 1e9);
+    }
+    console.log(`  C=${c} ${hw}x${hw} (th${bl.th} tp${bl.tp} tc${bl.tc}): ${stats(g)}`);
+    // Winograd F(2x2,3x3), the same conv in fewer multiplies (GFLOP/s counted as the direct conv's): checked
+    // against the direct kernel's output first. Not used for scoring (its last bits differ from the direct's).
+    const wbl = WINOGRAD_BLOCKING;
+    const wk = winogradKernel(spec, wbl);
+    const wp = await gpu.pipeline(wk.kernel);
+    const ww = gpu.upload(packWinogradWeights(randomFloats(c * c * 9, 4), c, c, wbl.tc), "w.winograd");
+    const yw = gpu.acquire(B * c * hw * hw * 4);
+    const onceW = async () => {
+      const rec = gpu.record("bench.winograd");
+      for (let i = 0; i < reps; i++) encodeWinograd(gpu, rec, wp, spec, wbl, wk.groups, xb, ww, yw);
+      rec.submit();
+      await gpu.device.queue.onSubmittedWorkDone();
+    };
     await onceW();
-    gw.push((2 * convMacs(spec) * reps) / ((performance.now() - t) / 1000) / 1e9);
+    const [d, wv] = await gpu.read([{ src: yb, size: B * c * hw * hw * 4 }, {
+      src: yw,
+      size: B * c * hw * hw * 4,
+    }]);
+    assertClose(new Float32Array(wv!), new Float32Array(d!), 1e-4, `winograd C=${c} ${hw}x${hw} vs direct`);
+    const gw: number[] = [];
+    for (let r = 0; r < RUNS; r++) {
+      const t = performance.now();
+      await onceW();
+      gw.push((2 * convMacs(spec) * reps) / ((performance.now() - t) / 1000) / 1e9);
+    }
+    console.log(`    Winograd F(2x2,3x3) (th${wbl.th2} tt${wbl.tt} tc${wbl.tc} tiles): ${stats(gw)}`);
+    gpu.release(yb);
+    gpu.release(yw);
+    xb.destroy();
+    wb.destroy();
+    ww.destroy();
   }
-  console.log(`    Winograd F(2x2,3x3) (th${wbl.th2} tt${wbl.tt} tc${wbl.tc} tiles): ${stats(gw)}`);
-  gpu.release(yb);
-  gpu.release(yw);
-  xb.destroy();
-  wb.destroy();
-  ww.destroy();
 }
 
 // 3 and 4.
@@ -167,7 +169,7 @@ const FIXED: [string, string][] = [
   ["mixed", "|nor_conv_3x3~0|+|nor_conv_1x1~0|skip_connect~1|+|avg_pool_3x3~0|none~1|nor_conv_3x3~2|"],
 ];
 
-{
+if (run(3)) {
   const plan = lowerNb201(parseArch(CONV3), { classes: 10 });
   const params = initParams(plan, 0);
   await runForward(gpu, plan, params, input, B, { logits: true });
@@ -192,56 +194,58 @@ async function naswotSeconds(archStr: string): Promise<{ s: number; check: numbe
   return { s, check, dispatches: r.dispatches };
 }
 
-console.log("\nNASWOT seconds per arch (compiled, batch 128):");
-const CLASSES: [string, RegExp][] = [
-  ["conv", /^conv2d/],
-  ["bn stats", /^bn_stats/],
-  ["node+codes", /^node/],
-  ["popcount", /^popcount/],
-  ["logdet", /^logdet/],
-];
-for (const [name, arch] of FIXED) {
-  await naswotSeconds(arch); // compile
-  const t: number[] = [];
-  let worst = 0;
-  let dispatches = 0;
-  for (let r = 0; r < RUNS; r++) {
-    const x = await naswotSeconds(arch);
-    t.push(x.s);
-    worst = Math.max(worst, x.check);
-    dispatches = x.dispatches;
-  }
-  // The score is the float64 log-determinant of the exact integer K; the f32 Cholesky kernel's value is
-  // shown for comparison (K is close to N_A * 11^T, so f32 loses digits on large networks).
-  const f32note = `, f32 Cholesky off by ${(worst * 100).toFixed(2)}%`;
-  let split = "";
-  if (gpu.canProfile) {
-    const plan = lowerNb201(parseArch(arch), { classes: 1 });
-    const t0 = performance.now();
-    const r = await runForward(gpu, plan, initParams(plan, 0), input, B, { naswot: true, profile: true });
-    const wall = (performance.now() - t0) / 1000;
-    const by = new Map<string, number>();
-    for (const [k, v] of r.timings!) {
-      const c = CLASSES.find(([, re]) => re.test(k))?.[0] ?? "other";
-      by.set(c, (by.get(c) ?? 0) + v);
+if (run(4)) {
+  console.log("\nNASWOT seconds per arch (compiled, batch 128):");
+  const CLASSES: [string, RegExp][] = [
+    ["conv", /^conv2d/],
+    ["bn stats", /^bn_stats/],
+    ["node+codes", /^node/],
+    ["popcount", /^popcount/],
+    ["logdet", /^logdet/],
+  ];
+  for (const [name, arch] of FIXED) {
+    await naswotSeconds(arch); // compile
+    const t: number[] = [];
+    let worst = 0;
+    let dispatches = 0;
+    for (let r = 0; r < RUNS; r++) {
+      const x = await naswotSeconds(arch);
+      t.push(x.s);
+      worst = Math.max(worst, x.check);
+      dispatches = x.dispatches;
     }
-    const gpuTotal = [...by.values()].reduce((a, b) => a + b, 0);
-    split = "\n      " + CLASSES.map(([c]) => `${c} ${(by.get(c) ?? 0).toFixed(3)}`).join(", ") +
-      `, overhead ${(Math.max(0, wall - gpuTotal)).toFixed(3)} (profiled run ${wall.toFixed(3)} s)`;
+    // The score is the float64 log-determinant of the exact integer K; the f32 Cholesky kernel's value is
+    // shown for comparison (K is close to N_A * 11^T, so f32 loses digits on large networks).
+    const f32note = `, f32 Cholesky off by ${(worst * 100).toFixed(2)}%`;
+    let split = "";
+    if (gpu.canProfile) {
+      const plan = lowerNb201(parseArch(arch), { classes: 1 });
+      const t0 = performance.now();
+      const r = await runForward(gpu, plan, initParams(plan, 0), input, B, { naswot: true, profile: true });
+      const wall = (performance.now() - t0) / 1000;
+      const by = new Map<string, number>();
+      for (const [k, v] of r.timings!) {
+        const c = CLASSES.find(([, re]) => re.test(k))?.[0] ?? "other";
+        by.set(c, (by.get(c) ?? 0) + v);
+      }
+      const gpuTotal = [...by.values()].reduce((a, b) => a + b, 0);
+      split = "\n      " + CLASSES.map(([c]) => `${c} ${(by.get(c) ?? 0).toFixed(3)}`).join(", ") +
+        `, overhead ${(Math.max(0, wall - gpuTotal)).toFixed(3)} (profiled run ${wall.toFixed(3)} s)`;
+    }
+    console.log(`  ${name.padEnd(18)} ${stats(t)} s, ${dispatches} dispatches${f32note}${split}`);
   }
-  console.log(`  ${name.padEnd(18)} ${stats(t)} s, ${dispatches} dispatches${f32note}${split}`);
-}
 
-{
-  const idx = sampleIndices(RANDOM, 0, { replace: false });
-  const t: number[] = [];
-  for (const i of idx) await naswotSeconds(formatArch(indexToArch(i))); // compile every shape once
-  for (let r = 0; r < Math.max(1, Math.min(RUNS, 2)); r++) {
-    const t0 = performance.now();
-    for (const i of idx) await naswotSeconds(formatArch(indexToArch(i)));
-    t.push((performance.now() - t0) / 1000 / RANDOM);
+  {
+    const idx = sampleIndices(RANDOM, 0, { replace: false });
+    const t: number[] = [];
+    for (const i of idx) await naswotSeconds(formatArch(indexToArch(i))); // compile every shape once
+    for (let r = 0; r < Math.max(1, Math.min(RUNS, 2)); r++) {
+      const t0 = performance.now();
+      for (const i of idx) await naswotSeconds(formatArch(indexToArch(i)));
+      t.push((performance.now() - t0) / 1000 / RANDOM);
+    }
+    console.log(`  mean of ${RANDOM} random ${stats(t)} s`);
   }
-  console.log(`  mean of ${RANDOM} random ${stats(t)} s`);
 }
 // 5. Gradient proxies: seconds per arch for the mixed cell (one forward + backward each; synflow batch 1).
 if (run(5)) {

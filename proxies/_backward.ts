@@ -9,7 +9,7 @@
 
 import type { Binding, Gpu, PooledBuffer, Recorder } from "../shaders/gpu.ts";
 import { convKernel, convOutSize, defaultBlocking, encodeConv, packConvWeights } from "../shaders/conv2d.ts";
-import { encodeNode, nodeKernel } from "../shaders/node.ts";
+import { encodeNode, nodeKernel, type NodeSpec } from "../shaders/node.ts";
 import { bnKernels, headKernels } from "../shaders/kernels.ts";
 import {
   bnBackwardKernels,
@@ -25,19 +25,14 @@ import {
   inputGradConv,
   maskAccKernel,
   maxPoolBackwardKernel,
+  maxPoolFrozenKernel,
   pick2BackwardKernel,
   pool2BackwardKernel,
   pool3BackwardKernel,
   sliceBackwardKernel,
 } from "../shaders/backward.ts";
 import { gatherKernel, mseKernel, type SgdConfig, sgdKernel } from "../shaders/train.ts";
-import {
-  assertTermOps,
-  GRADIENT_TERM_OPS,
-  NB201_TERM_OPS,
-  type NetworkPlan,
-  type Shape3,
-} from "../spaces/plan.ts";
+import { assertTermOps, GRADIENT_TERM_OPS, type NetworkPlan, type Shape3 } from "../spaces/plan.ts";
 import type { Params } from "../spaces/init.ts";
 import { convSpecOf, encodeBnStats, nodeSpecOf } from "./_forward.ts";
 import type { GpuParams } from "./_train.ts";
@@ -92,9 +87,10 @@ export interface GradOptions {
   rowMasks?: readonly Uint32Array[];
   /**
    * ReLU masks frozen at other values: tensor id -> a tensor of that shape whose sign (> 0) decides every
-   * ReLU reading the tensor (conv inputs, the classifier head) instead of the tensor's own sign. With the
-   * masks fixed the network is smooth in its weights, so differences of gradients give Hessian-vector
-   * products (grasp) without the jumps of ReLUs that change side.
+   * ReLU reading the tensor (conv inputs, the classifier head, NB101's relu and slice terms) instead of the
+   * tensor's own sign, and whose window maxima decide which element each max pool over the tensor passes on.
+   * With the masks and choices fixed the network is smooth in its weights, so differences of gradients give
+   * Hessian-vector products (grasp) without the jumps of ReLUs that change side or maxima that move.
    */
   frozen?: ReadonlyMap<number, Binding>;
   /** Keep the forward's tensors in `result.tensors` (for a later `frozen`); the caller releases them. */
@@ -131,9 +127,7 @@ export async function runGradients(
   n: number,
   o: GradOptions,
 ): Promise<GradResult> {
-  // Frozen masks cover the ReLUs of conv inputs and the head: NB101's relu, slice and max-pool terms have
-  // kinks of their own.
-  assertTermOps(plan, o.frozen ? NB201_TERM_OPS : GRADIENT_TERM_OPS, o.frozen ? "grasp" : "gradient proxies");
+  assertTermOps(plan, GRADIENT_TERM_OPS, "gradient proxies");
   if (o.loss === "ce" && (!o.labels || o.labels.length !== n)) {
     throw new RangeError(`runGradients: loss "ce" needs ${n} labels`);
   }
@@ -268,9 +262,22 @@ export async function runGradients(
         pooled.push(...scratch);
         stats.set(key(t.id, i), st);
         termBuffers.push({ src, stats: st });
+      } else if (o.frozen && (term.op === "relu" || (term.op === "slice" && term.relu))) {
+        // Frozen masks: the term reads its input times the frozen mask, with its own ReLU off.
+        termBuffers.push({ src: await maskedInput(term.src) });
+      } else if (o.frozen && (term.op === "maxpool3" || term.op === "maxpool2")) {
+        // Frozen choices: each window passes on the element where the frozen tensor has its first maximum.
+        const ss = plan.tensors[term.src]!.shape;
+        const pooled = acquire(floats(n, t.shape) * 4, "max pool (frozen)");
+        await dispatch(
+          maxPoolFrozenKernel(term.op, n, ss.c, ss.h, ss.w),
+          [maskRef(term.src), src, pooled],
+          floats(n, t.shape),
+        );
+        termBuffers.push({ src: pooled });
       } else termBuffers.push({ src });
     }
-    const spec = nodeSpecOf(plan, n, t, false);
+    const spec = o.frozen ? frozenNodeSpec(nodeSpecOf(plan, n, t, false)) : nodeSpecOf(plan, n, t, false);
     const { kernel, groups } = nodeKernel(spec);
     const out = acquire(floats(n, t.shape) * 4, "tensor");
     encodeNode(rec, await gpu.pipeline(kernel), spec, groups, out, null, termBuffers);
@@ -471,22 +478,23 @@ export async function runGradients(
           }
         } else if (!dsrc) continue;
         else if (term.op === "relu") {
+          // (maskRef: the frozen mask or choices when there are some, else the tensor itself.)
           await dispatch(
             maskAccKernel(floats(n, t.shape), true),
-            [value.get(term.src)!, dt, dsrc],
+            [maskRef(term.src), dt, dsrc],
             floats(n, t.shape),
           );
         } else if (term.op === "slice") {
           const hw = t.shape.h * t.shape.w;
           await dispatch(
             sliceBackwardKernel(n, srcShape.c, t.shape.c, term, hw),
-            [value.get(term.src)!, dt, dsrc],
+            [maskRef(term.src), dt, dsrc],
             n * term.count * hw,
           );
         } else if (term.op === "maxpool3" || term.op === "maxpool2") {
           await dispatch(
             maxPoolBackwardKernel(term.op, n, srcShape.c, srcShape.h, srcShape.w),
-            [value.get(term.src)!, dt, dsrc],
+            [maskRef(term.src), dt, dsrc],
             floats(n, srcShape),
           );
         } else {
@@ -611,4 +619,21 @@ export async function runGradients(
     for (const b of uploads) b.destroy();
     rec.dispose();
   }
+}
+
+/**
+ * The node spec of a tensor under frozen masks: relu and max-pool terms read buffers already masked or pooled
+ * (so they are plain adds), slice terms read masked input with their ReLU off.
+ */
+function frozenNodeSpec(spec: NodeSpec): NodeSpec {
+  return {
+    ...spec,
+    terms: spec.terms.map((term) =>
+      term.kind === "relu" || term.kind === "max3" || term.kind === "max2"
+        ? { kind: "raw" }
+        : term.kind === "slice"
+        ? { ...term, relu: false }
+        : term
+    ),
+  };
 }

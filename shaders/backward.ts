@@ -129,6 +129,27 @@ export const maxPoolBackwardKernel = memoize(function maxPoolBackwardKernel(
   };
 });
 
+/**
+ * A max pool whose choices are frozen (grasp's Hessian-vector products): bindings (ref, values, out); every
+ * output element is `values` at the first maximum of `ref` in its window (h x w = the input's size; out is h x w
+ * for `maxpool3`, floor(h/2) x floor(w/2) for `maxpool2`). Dispatch over the output's elements.
+ */
+export const maxPoolFrozenKernel = memoize(function maxPoolFrozenKernel(
+  op: "maxpool3" | "maxpool2",
+  n: number,
+  c: number,
+  h: number,
+  w: number,
+): Kernel {
+  const two = op === "maxpool2";
+  return {
+    name: `grad.${op}_frozen`,
+    code: gradElementwise,
+    entry: `${op}_f`,
+    constants: { N: n, C: c, H: h, W: w, ...(two ? { HO: Math.floor(h / 2), WO: Math.floor(w / 2) } : {}) },
+  };
+});
+
 /** out[n*c + j] = sum over the hw elements of plane j of x * g (bindings x, g, out). */
 export const chanDotKernel = memoize(function chanDotKernel(n: number, c: number, hw: number): Kernel {
   return {

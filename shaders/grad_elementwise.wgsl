@@ -4,6 +4,7 @@
 //   chan_dot: dx[n,c] = sum over the plane of x * g (overwrites; see the entry)
 //   slice_t : channels FROM.. of dx += (MASK ? (x > 0) : 1) * channels TO.. of g   NB101's channel slice, backward
 //   maxpool3_t / maxpool2_t : dx += the max pools' backward (see the entries)
+//   maxpool3_f / maxpool2_f : dx = g at each window's first maximum of x (max pools with frozen choices)
 //
 // Bindings:
 //   0 x  : array<f32>  [N][C][H][W] (mask: the ReLU input)
@@ -163,5 +164,41 @@ fn maxpool2_t(@builtin(global_invocation_id) gid3: vec3<u32>, @builtin(num_workg
   let v = g[(nc * HO + min(oy, HO - 1u)) * WO + min(ox, WO - 1u)];
   if (live) {
     dx[i] = dx[i] + select(0.0, v, inside && at == yy * W + xx);
+  }
+}
+
+// maxpool3_f: a 3x3 max pool (stride 1, pad 1, padding ignored) whose choices are frozen: every output element
+// is g at the first maximum of x in its window (x = the reference, g = the values, both H x W; dx = the
+// output, H x W, overwritten). With x = g it is the max pool itself. Dispatch: x = ceil(N*C*H*W/64).
+@compute @workgroup_size(64)
+fn maxpool3_f(@builtin(global_invocation_id) gid3: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let gid = flat_id(gid3, nwg);
+  let total = N * C * H * W;
+  let live = gid.x < total;
+  let i = min(gid.x, total - 1u);
+  let xx = i % W;
+  let yy = (i / W) % H;
+  let base = i - yy * W - xx;
+  let at = first_max(base, max(yy, 1u) - 1u, min(yy + 1u, H - 1u), max(xx, 1u) - 1u, min(xx + 1u, W - 1u));
+  if (live) {
+    dx[i] = g[base + at];
+  }
+}
+
+// maxpool2_f: a 2x2 max pool (stride 2) with frozen choices: output element (oy, ox) of the HO x WO output
+// (dx, overwritten) is g at the first maximum of x in its window (x and g are H x W). Dispatch: x =
+// ceil(N*C*HO*WO/64).
+@compute @workgroup_size(64)
+fn maxpool2_f(@builtin(global_invocation_id) gid3: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let gid = flat_id(gid3, nwg);
+  let total = N * C * HO * WO;
+  let live = gid.x < total;
+  let o = min(gid.x, total - 1u);
+  let ox = o % WO;
+  let oy = (o / WO) % HO;
+  let base = (o / (HO * WO)) * H * W;
+  let at = first_max(base, oy * 2u, oy * 2u + 1u, ox * 2u, ox * 2u + 1u);
+  if (live) {
+    dx[o] = g[base + at];
   }
 }

@@ -11,6 +11,7 @@ import {
   headBackwardKernels,
   maskAccKernel,
   maxPoolBackwardKernel,
+  maxPoolFrozenKernel,
   pick2BackwardKernel,
   pool2BackwardKernel,
   pool3BackwardKernel,
@@ -321,7 +322,8 @@ Deno.test({
 });
 
 Deno.test({
-  name: "NB101's slice and max-pool backward kernels match the float64 reference (ties to the first maximum)",
+  name:
+    "NB101's slice and max-pool backward kernels match the float64 reference (ties to the first maximum), and so does the max pool with frozen choices",
   ignore,
   async fn() {
     const g = gpu!;
@@ -341,6 +343,33 @@ Deno.test({
       }], [{ buf: dx, floats: n * c * h * w }]);
       const want = maxPoolBackward(t4(x, n, c, h, w), t4(dy, n, c, ho, wo), op === "maxpool3");
       assertClose(got!, want.d.map((v, i) => v + prior[i]!), 1e-6, `${op} backward`);
+      // Frozen choices (grasp): each window passes on the values' element where x has its first maximum.
+      const vals = randomFloats(n * c * h * w, 66);
+      const out = g.acquire(n * c * ho * wo * 4, "pooled");
+      const [pooled] = await run(g, [{
+        kernel: maxPoolFrozenKernel(op, n, c, h, w),
+        bindings: [xb, up(g, vals), out.buffer],
+        items: n * c * ho * wo,
+      }], [{ buf: out.buffer, floats: n * c * ho * wo }]);
+      g.release(out);
+      const expect = new Float32Array(n * c * ho * wo);
+      for (let p = 0; p < n * c; p++) {
+        for (let oy = 0; oy < ho; oy++) {
+          for (let ox = 0; ox < wo; ox++) {
+            const [y0, y1, x0, x1] = op === "maxpool3"
+              ? [Math.max(oy - 1, 0), Math.min(oy + 1, h - 1), Math.max(ox - 1, 0), Math.min(ox + 1, w - 1)]
+              : [2 * oy, 2 * oy + 1, 2 * ox, 2 * ox + 1];
+            let best = p * h * w + y0 * w + x0;
+            for (let yy = y0; yy <= y1; yy++) {
+              for (let xx = x0; xx <= x1; xx++) {
+                if (x[p * h * w + yy * w + xx]! > x[best]!) best = p * h * w + yy * w + xx;
+              }
+            }
+            expect[(p * ho + oy) * wo + ox] = vals[best]!;
+          }
+        }
+      }
+      assert(pooled!.every((v, i) => v === expect[i]), `${op} with frozen choices`);
     }
     // slice: channels [1, 3) of a 3-channel x to channels [2, 4) of a 5-channel y, through ReLU and without.
     for (const relu of [true, false]) {

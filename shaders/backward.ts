@@ -120,13 +120,7 @@ export const maxPoolBackwardKernel = memoize(function maxPoolBackwardKernel(
   h: number,
   w: number,
 ): Kernel {
-  const two = op === "maxpool2";
-  return {
-    name: `grad.${op}`,
-    code: gradElementwise,
-    entry: `${op}_t`,
-    constants: { N: n, C: c, H: h, W: w, ...(two ? { HO: Math.floor(h / 2), WO: Math.floor(w / 2) } : {}) },
-  };
+  return maxPoolEntry(op, n, c, h, w, "t", `grad.${op}`);
 });
 
 /**
@@ -141,14 +135,27 @@ export const maxPoolFrozenKernel = memoize(function maxPoolFrozenKernel(
   h: number,
   w: number,
 ): Kernel {
+  return maxPoolEntry(op, n, c, h, w, "f", `grad.${op}_frozen`);
+});
+
+/** A max-pool entry of grad_elementwise.wgsl (`<op>_t` backward, `<op>_f` frozen) for h x w inputs. */
+function maxPoolEntry(
+  op: "maxpool3" | "maxpool2",
+  n: number,
+  c: number,
+  h: number,
+  w: number,
+  suffix: "t" | "f",
+  name: string,
+): Kernel {
   const two = op === "maxpool2";
   return {
-    name: `grad.${op}_frozen`,
+    name,
     code: gradElementwise,
-    entry: `${op}_f`,
+    entry: `${op}_${suffix}`,
     constants: { N: n, C: c, H: h, W: w, ...(two ? { HO: Math.floor(h / 2), WO: Math.floor(w / 2) } : {}) },
   };
-});
+}
 
 /** out[n*c + j] = sum over the hw elements of plane j of x * g (bindings x, g, out). */
 export const chanDotKernel = memoize(function chanDotKernel(n: number, c: number, hw: number): Kernel {

@@ -13,7 +13,7 @@ import { parseArch } from "../spaces/nb201.ts";
 import { initParams } from "../spaces/init.ts";
 import { randomFloats, testGpu } from "./_helpers.ts";
 import type { T4 } from "./reference.ts";
-import { crossEntropy, planBackwardRef, planForwardRef } from "./reference_grad.ts";
+import { crossEntropy, graspRef, planBackwardRef, planForwardRef } from "./reference_grad.ts";
 
 const gpu = await testGpu();
 
@@ -152,36 +152,7 @@ Deno.test({
       const names = plan.params.filter((p) => p.kind === "conv" || p.kind === "linear_weight").map((p) =>
         p.name
       );
-      // float64: g, then H g as a central difference of gradients with a step small enough that no ReLU
-      // changes side (plain autograd semantics, nothing frozen).
-      const p64 = new Map([...params].map(([k, v]) => [k, Float64Array.from(v)]));
-      const gradAt = (p: Map<string, Float64Array>) => {
-        const tape = planForwardRef(plan, p, xt);
-        return planBackwardRef(plan, p, tape, crossEntropy(tape.logits, labels, plan.classes).dlogits).grads;
-      };
-      const g0 = gradAt(p64);
-      let ww = 0, gg = 0;
-      for (const k of names) {
-        p64.get(k)!.forEach((v) => (ww += v * v));
-        (g0.get(k) ?? []).forEach((v) => (gg += v * v));
-      }
-      const e = 1e-7 * Math.sqrt(ww / gg);
-      const moved = (sign: number) =>
-        gradAt(
-          new Map([...p64].map(([k, v]) => {
-            const gk = g0.get(k);
-            return [k, names.includes(k) && gk ? v.map((w, i) => w + sign * e * gk[i]!) : v];
-          })),
-        );
-      const up = moved(1), down = moved(-1);
-      let want = 0;
-      const wantHg = new Map<string, Float64Array>();
-      for (const k of names) {
-        const a = up.get(k), b = down.get(k);
-        const h = a && b ? a.map((v, i) => (v - b[i]!) / (2 * e)) : new Float64Array(params.get(k)!.length);
-        wantHg.set(k, h);
-        h.forEach((v, i) => (want -= p64.get(k)![i]! * v));
-      }
+      const { score: want, hg: wantHg } = graspRef(plan, params, xt, labels);
       const got = await graspScore(g, plan, params, input, labels, n);
       close(got.score, want, 2e-3, `${arch}: grasp`);
       let err = 0, norm = 0;

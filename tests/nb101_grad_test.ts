@@ -11,6 +11,7 @@ import type { T4 } from "./reference.ts";
 import {
   checkPlanGradients,
   crossEntropy,
+  graspRef,
   maxPoolBackward,
   planBackwardRef,
   planForwardRef,
@@ -167,36 +168,7 @@ Deno.test({
       const names = plan.params.filter((p) => p.kind === "conv" || p.kind === "linear_weight").map((p) =>
         p.name
       );
-      // float64: H g as a central difference of gradients along g, with a step so small that no ReLU changes
-      // side and no max-pool window changes its maximum (autograd's double backward).
-      const p64 = new Map([...params].map(([k, v]) => [k, Float64Array.from(v)]));
-      const gradAt = (p: Map<string, Float64Array>) => {
-        const tape = planForwardRef(plan, p, xt);
-        return planBackwardRef(plan, p, tape, crossEntropy(tape.logits, labels, plan.classes).dlogits).grads;
-      };
-      const g0 = gradAt(p64);
-      let ww = 0, gg = 0;
-      for (const k of names) {
-        p64.get(k)!.forEach((v) => (ww += v * v));
-        g0.get(k)!.forEach((v) => (gg += v * v));
-      }
-      const e = 1e-7 * Math.sqrt(ww / gg);
-      const moved = (sign: number) =>
-        gradAt(
-          new Map([...p64].map(([k, v]) => [
-            k,
-            names.includes(k) ? v.map((w, i) => w + sign * e * g0.get(k)![i]!) : v,
-          ])),
-        );
-      const up = moved(1), down = moved(-1);
-      let want = 0;
-      const wantHg = new Map<string, Float64Array>();
-      for (const k of names) {
-        const a = up.get(k)!, b = down.get(k)!;
-        const h = a.map((v, i) => (v - b[i]!) / (2 * e));
-        wantHg.set(k, h);
-        h.forEach((v, i) => (want -= p64.get(k)![i]! * v));
-      }
+      const { score: want, hg: wantHg } = graspRef(plan, params, xt, labels);
       const input = g.upload(x, "x");
       const got = await graspScore(g, plan, params, input, labels, n);
       // The score sums W * H g over weights of both signs, so float32 rounding of the default step (1e-5) shows

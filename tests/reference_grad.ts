@@ -511,3 +511,46 @@ export function checkPlanGradients(
   }
   return checked;
 }
+
+/**
+ * grasp's float64 reference: H g of the mean cross-entropy in the conv and linear weights, g = dL/dW, as a
+ * central difference of gradients along g with a step (1e-7 relative) so small that no ReLU changes side and
+ * no max-pool window changes its maximum (autograd's double backward); score = -sum W * H g.
+ */
+export function graspRef(
+  plan: NetworkPlan,
+  params: Params,
+  x: T4,
+  labels: ArrayLike<number>,
+): { score: number; hg: Map<string, Float64Array> } {
+  const names = plan.params.filter((p) => p.kind === "conv" || p.kind === "linear_weight").map((p) => p.name);
+  const p64 = new Map([...params].map(([k, v]) => [k, Float64Array.from(v)]));
+  const gradAt = (p: Map<string, Float64Array>) => {
+    const tape = planForwardRef(plan, p, x);
+    return planBackwardRef(plan, p, tape, crossEntropy(tape.logits, labels, plan.classes).dlogits).grads;
+  };
+  const g0 = gradAt(p64);
+  let ww = 0, gg = 0;
+  for (const k of names) {
+    p64.get(k)!.forEach((v) => (ww += v * v));
+    (g0.get(k) ?? []).forEach((v) => (gg += v * v));
+  }
+  const e = 1e-7 * Math.sqrt(ww / gg);
+  const moved = (sign: number) =>
+    gradAt(
+      new Map([...p64].map(([k, v]) => {
+        const gk = g0.get(k);
+        return [k, names.includes(k) && gk ? v.map((w, i) => w + sign * e * gk[i]!) : v];
+      })),
+    );
+  const up = moved(1), down = moved(-1);
+  let score = 0;
+  const hg = new Map<string, Float64Array>();
+  for (const k of names) {
+    const a = up.get(k), b = down.get(k);
+    const h = a && b ? a.map((v, i) => (v - b[i]!) / (2 * e)) : new Float64Array(params.get(k)!.length);
+    hg.set(k, h);
+    h.forEach((v, i) => (score -= p64.get(k)![i]! * v));
+  }
+  return { score, hg };
+}

@@ -277,7 +277,8 @@ export async function runGradients(
         termBuffers.push({ src: pooled });
       } else termBuffers.push({ src });
     }
-    const spec = o.frozen ? frozenNodeSpec(nodeSpecOf(plan, n, t, false)) : nodeSpecOf(plan, n, t, false);
+    const plain = nodeSpecOf(plan, n, t, false);
+    const spec = o.frozen ? frozenNodeSpec(plain) : plain;
     const { kernel, groups } = nodeKernel(spec);
     const out = acquire(floats(n, t.shape) * 4, "tensor");
     encodeNode(rec, await gpu.pipeline(kernel), spec, groups, out, null, termBuffers);

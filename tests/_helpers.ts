@@ -6,6 +6,9 @@
 
 import { Gpu } from "../shaders/gpu.ts";
 import { Rng } from "../spaces/rng.ts";
+import { runGradients } from "../proxies/_backward.ts";
+import type { NetworkPlan } from "../spaces/plan.ts";
+import type { Params } from "../spaces/init.ts";
 
 let shared: Promise<Gpu | null> | null = null;
 let skipReason = "";
@@ -72,4 +75,28 @@ export function assertExact(a: ArrayLike<number>, b: ArrayLike<number>, what: st
     if (a[i] !== b[i]) bad.push(`[${i}] got ${a[i]} want ${b[i]}`);
   }
   if (bad.length > 0) throw new Error(`${what}: not equal; ${bad.join(", ")}`);
+}
+
+/**
+ * Runs `plan` forward and backward (cross-entropy, every parameter and the input gradient), then again with
+ * every ReLU mask and max-pool choice frozen at that run's own tensors, and throws unless the two agree bit for
+ * bit (freezing at the network's own values must change nothing).
+ */
+export async function assertFrozenChangesNothing(
+  g: Gpu,
+  plan: NetworkPlan,
+  params: Params,
+  input: GPUBuffer,
+  labels: Uint32Array,
+  what: string,
+): Promise<void> {
+  const n = labels.length;
+  const names = plan.params.map((p) => p.name);
+  const o = { loss: "ce" as const, labels, params: names, inputGrad: true };
+  const plain = await runGradients(g, plan, params, input, n, { ...o, keepTensors: true });
+  const frozen = await runGradients(g, plan, params, input, n, { ...o, frozen: plain.tensors });
+  for (const b of plain.tensors!.values()) g.release(b);
+  assertExact(frozen.logits, plain.logits, `${what}: logits`);
+  assertExact(frozen.dinput!, plain.dinput!, `${what}: input gradient`);
+  for (const k of names) assertExact(frozen.grads.get(k)!, plain.grads.get(k)!, `${what}: ${k}`);
 }

@@ -50,7 +50,7 @@ const flag = (name: string, def: number) => {
   return i >= 0 ? Number(args[i + 1]) : def;
 };
 const RANDOM = flag("--random", 50);
-/** `--skip 5,6,7` leaves out sections 2-7 (e.g. the slow gradient, ntk and gennas timings); validation always runs. */
+/** `--skip 5,6,7` leaves out those of sections 2-7 (here the slow gradient, ntk and gennas timings); validation always runs. */
 const SKIP = new Set(
   (args[args.indexOf("--skip") + 1] ?? "").split(",").filter(() => args.includes("--skip")),
 );

@@ -6,7 +6,7 @@ import { initParams } from "../spaces/init.ts";
 import { Rng } from "../spaces/rng.ts";
 import { runGradients } from "../proxies/_backward.ts";
 import { gradientScore, graspScore } from "../proxies/gradient.ts";
-import { assertClose, randomFloats, testGpu } from "./_helpers.ts";
+import { assertClose, assertFrozenChangesNothing, randomFloats, testGpu } from "./_helpers.ts";
 import type { T4 } from "./reference.ts";
 import {
   checkPlanGradients,
@@ -15,6 +15,7 @@ import {
   maxPoolBackward,
   planBackwardRef,
   planForwardRef,
+  relativeError,
 } from "./reference_grad.ts";
 
 const gpu = await testGpu();
@@ -135,18 +136,7 @@ Deno.test({
       const plan = tinyPlan(cell);
       const params = initParams(plan, 21 + ci);
       const input = g.upload(randomFloats(n * 3 * 64, 50 + ci, -2, 2), "x");
-      const names = plan.params.map((p) => p.name);
-      const o = { loss: "ce" as const, labels: Uint32Array.from([1, 0, 2]), params: names, inputGrad: true };
-      const plain = await runGradients(g, plan, params, input, n, { ...o, keepTensors: true });
-      const frozen = await runGradients(g, plan, params, input, n, { ...o, frozen: plain.tensors });
-      for (const b of plain.tensors!.values()) g.release(b);
-      const same = (a: Float32Array, b: Float32Array) =>
-        a.length === b.length && a.every((v, i) => v === b[i]);
-      if (!same(plain.logits, frozen.logits)) throw new Error(`${cell}: logits differ`);
-      if (!same(plain.dinput!, frozen.dinput!)) throw new Error(`${cell}: input gradients differ`);
-      for (const k of names) {
-        if (!same(plain.grads.get(k)!, frozen.grads.get(k)!)) throw new Error(`${cell}: ${k} differs`);
-      }
+      await assertFrozenChangesNothing(g, plan, params, input, Uint32Array.from([1, 0, 2]), cell);
       input.destroy();
     }
   },
@@ -165,9 +155,6 @@ Deno.test({
       const params = initParams(plan, 31 + ci);
       const x = randomFloats(n * 3 * 64, 60 + ci, -2, 2);
       const xt: T4 = { n, c: 3, h: 8, w: 8, d: Float64Array.from(x) };
-      const names = plan.params.filter((p) => p.kind === "conv" || p.kind === "linear_weight").map((p) =>
-        p.name
-      );
       const { score: want, hg: wantHg } = graspRef(plan, params, xt, labels);
       const input = g.upload(x, "x");
       const got = await graspScore(g, plan, params, input, labels, n);
@@ -181,17 +168,8 @@ Deno.test({
       if (!(Math.abs(longer - want) <= 2e-3 * Math.abs(want))) {
         throw new Error(`${cell}: grasp (step 1e-4) ${longer}, float64 ${want}`);
       }
-      let err = 0, norm = 0;
-      for (const k of names) {
-        const a = got.hg.get(k)!, b = wantHg.get(k)!;
-        for (let i = 0; i < a.length; i++) {
-          err += (a[i]! - b[i]!) ** 2;
-          norm += b[i]! ** 2;
-        }
-      }
-      if (!(norm > 0 && Math.sqrt(err / norm) < 1e-2)) {
-        throw new Error(`${cell}: H g relative error ${Math.sqrt(err / norm)} (norm ${norm})`);
-      }
+      const { rel, norm } = relativeError(got.hg, wantHg);
+      if (!(norm > 0 && rel < 1e-2)) throw new Error(`${cell}: H g relative error ${rel} (norm ${norm})`);
       // The proxy through the scoring entry point gives the same value.
       const viaScore = await gradientScore(g, plan, input, labels, n, 31 + ci, "grasp");
       if (viaScore !== got.score) {

@@ -554,3 +554,19 @@ export function graspRef(
   }
   return { score, hg };
 }
+
+/** sqrt(sum (got - want)^2 / sum want^2) over every array of `want` (e.g. grasp's H g), and that denominator. */
+export function relativeError(
+  got: ReadonlyMap<string, ArrayLike<number>>,
+  want: ReadonlyMap<string, ArrayLike<number>>,
+): { rel: number; norm: number } {
+  let err = 0, norm = 0;
+  for (const [k, b] of want) {
+    const a = got.get(k)!;
+    for (let i = 0; i < b.length; i++) {
+      err += (a[i]! - b[i]!) ** 2;
+      norm += b[i]! ** 2;
+    }
+  }
+  return { rel: Math.sqrt(err / norm), norm };
+}

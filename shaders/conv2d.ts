@@ -36,6 +36,8 @@ export interface ConvBlocking {
   tc: number;
   /** Output rows per invocation (default 1). */
   th?: number;
+  /** Invocations per workgroup (default 64). */
+  wg?: number;
 }
 
 /**
@@ -63,7 +65,19 @@ export function defaultBlocking(spec: ConvSpec): ConvBlocking {
   const tp = Math.min(4, wo);
   const th = Math.min(8, ho);
   const tc = spec.cout >= 16 ? 16 : spec.cout >= 8 ? 8 : 4;
-  return { tp, tc, th };
+  return { tp, tc, th, wg: workgroupFor(spec.n * Math.ceil(ho / th) * Math.ceil(wo / tp)) };
+}
+
+/**
+ * Workgroup size for a dispatch of `invocations`: 64, or fewer when that leaves under 4 workgroups.
+ * llvmpipe runs each workgroup on one thread, so a small conv (batch 16, 8x8 planes: 32 tiles) in one
+ * workgroup of 64 ran on one core with half its lanes idle at 11 GFLOP/s, and in 4 workgroups of 8 at 38
+ * (tests/bench.ts conv rows, 2026-12-02). A real GPU leaves such a dispatch mostly idle either way.
+ */
+export function workgroupFor(invocations: number): number {
+  let wg = 64;
+  while (wg > 8 && invocations < 4 * wg) wg /= 2;
+  return wg;
 }
 
 /** The kernel (WGSL text + constants) and dispatch size of a convolution. Pure. */
@@ -74,6 +88,7 @@ export const convKernel = memoize(function convKernel(spec: ConvSpec, blockingAr
   const blocking = blockingArg ?? defaultBlocking(spec);
   const { tp, tc } = blocking;
   const th = blocking.th ?? 1;
+  const wg = blocking.wg ?? 64;
   if (tc % 4 !== 0 || tc < 4) throw new RangeError(`conv2d: TC must be a multiple of 4, got ${tc}`);
   const { ho, wo } = convOutSize(spec);
   const code = renderWgsl(template, {
@@ -85,11 +100,12 @@ export const convKernel = memoize(function convKernel(spec: ConvSpec, blockingAr
     WUNIFORM: uniformWeights(spec, tc),
     NW4: spec.cin * spec.k * spec.k * (tc / 4),
     TH: th,
+    WG: wg,
     ...unrolledConvBody(spec.k, spec.stride, th, tp, tc / 4, spec.relu),
   });
   const name = `conv2d_k${spec.k}s${spec.stride}p${spec.pad}${spec.relu ? "_relu" : ""}${
     spec.ho !== undefined || spec.wo !== undefined ? `_o${ho}x${wo}` : ""
-  }_th${th}tp${tp}tc${tc}`;
+  }_th${th}tp${tp}tc${tc}${wg === 64 ? "" : `wg${wg}`}`;
   const kernel: Kernel = {
     name,
     code,
@@ -97,7 +113,7 @@ export const convKernel = memoize(function convKernel(spec: ConvSpec, blockingAr
   };
   const xblocks = Math.ceil(wo / tp);
   const yblocks = Math.ceil(ho / th);
-  return { kernel, groups: [Math.ceil((spec.n * yblocks * xblocks) / 64), Math.ceil(spec.cout / tc)] };
+  return { kernel, groups: [Math.ceil((spec.n * yblocks * xblocks) / wg), Math.ceil(spec.cout / tc)] };
 });
 
 /** Bytes of one output-channel block of packed weights, padded to 256 (the uniform offset alignment). */

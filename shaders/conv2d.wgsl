@@ -11,7 +11,7 @@
 // Formula: y[n,co,oy,ox] = sum_{ci,ky,kx} w[co,ci,ky,kx] * f(x[n,ci,oy*S+ky-PAD,ox*S+kx-PAD]), f = relu or id.
 // Register blocking: one invocation computes a TH x TP tile of output pixels for TC output channels;
 // the loops over taps, pixels and channels are unrolled by conv2d.ts into scalar registers (a_<row>_<pixel>_<c4>).
-// Dispatch: x = ceil(N*ceil(HO/TH)*ceil(WO/TP) / 64), once per block of TC output channels.
+// Dispatch: x = ceil(N*ceil(HO/TH)*ceil(WO/TP) / WG), once per block of TC output channels.
 
 @group(0) @binding(0) var<storage, read> x: array<f32>;
 #if ${WUNIFORM}
@@ -37,7 +37,7 @@ const TP: u32 = ${TP}u;
 const TH: u32 = ${TH}u;
 const TC4: u32 = ${TC4}u;
 
-@compute @workgroup_size(64)
+@compute @workgroup_size(${WG})
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   let xblocks = (WO + TP - 1u) / TP;
   let yblocks = (HO + TH - 1u) / TH;

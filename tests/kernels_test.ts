@@ -1,6 +1,14 @@
 // Every WGSL kernel against its float64 TypeScript reference on small random shapes (odd sizes, batch 1,
 // C = 1, sizes not divisible by the workgroup) and on exact integer cases.
-import { convKernel, type ConvSpec, encodeConv, packConvWeights } from "../shaders/conv2d.ts";
+import {
+  type ConvBlocking,
+  convKernel,
+  type ConvSpec,
+  defaultBlocking,
+  encodeConv,
+  packConvWeights,
+  workgroupFor,
+} from "../shaders/conv2d.ts";
 import { codeWords, encodeNode, nodeKernel, type NodeSpec, nodeVec4 } from "../shaders/node.ts";
 import {
   bnKernels,
@@ -55,10 +63,10 @@ async function runConv(
   spec: ConvSpec,
   x: Float32Array,
   w: Float32Array,
-  blocking?: { tp: number; tc: number; th: number },
+  blocking?: ConvBlocking,
 ) {
   const { kernel, groups } = convKernel(spec, blocking);
-  const bl = blocking ?? (await import("../shaders/conv2d.ts")).defaultBlocking(spec);
+  const bl = blocking ?? defaultBlocking(spec);
   const p = await g.pipeline(kernel);
   const ho = Math.floor((spec.h + 2 * spec.pad - spec.k) / spec.stride) + 1;
   const wo = Math.floor((spec.w + 2 * spec.pad - spec.k) / spec.stride) + 1;
@@ -148,6 +156,46 @@ for (const spec of convCases) {
     },
   });
 }
+
+Deno.test({
+  name:
+    "conv2d gives the same bits whatever its register blocking and workgroup size (scores never depend on them)",
+  ignore,
+  async fn() {
+    // 16 images of 8x8 (NB201's last stage at GenNAS's batch), ragged in channels; and an odd plane.
+    const specs: ConvSpec[] = [
+      { n: 16, cin: 12, h: 8, w: 8, cout: 20, k: 3, stride: 1, pad: 1, relu: true },
+      { n: 3, cin: 5, h: 11, w: 7, cout: 9, k: 3, stride: 2, pad: 1, relu: false },
+    ];
+    for (const spec of specs) {
+      const x = randomFloats(spec.n * spec.cin * spec.h * spec.w, 5);
+      const w = randomFloats(spec.cout * spec.cin * spec.k * spec.k, 6);
+      const base = await runConv(gpu!, spec, x, w, { tp: 4, tc: 16, th: 8, wg: 64 });
+      const blockings = [
+        { tp: 4, tc: 16, th: 8, wg: 8 },
+        { tp: 4, tc: 16, th: 8, wg: 16 },
+        { tp: 4, tc: 16, th: 8, wg: 32 },
+        { tp: 2, tc: 4, th: 1, wg: 8 },
+        { tp: 3, tc: 8, th: 2, wg: 64 },
+      ];
+      for (const bl of blockings) {
+        assertExact(
+          await runConv(gpu!, spec, x, w, bl),
+          base,
+          `conv2d ${JSON.stringify(bl)} vs th8 tp4 tc16 wg64`,
+        );
+      }
+    }
+  },
+});
+
+Deno.test("workgroupFor keeps 64 invocations a workgroup unless that leaves under 4 workgroups (never under 8)", () => {
+  assertExact([1, 32, 63, 64, 128, 255, 256, 4096].map(workgroupFor), [8, 8, 8, 16, 32, 32, 64, 64], "wg");
+  // The default blocking of NB201's last stage: batch 128 keeps 64, batch 16 (GenNAS) and 8 (ntk) go to 8.
+  const last = (n: number) =>
+    defaultBlocking({ n, cin: 64, h: 8, w: 8, cout: 64, k: 3, stride: 1, pad: 1, relu: true });
+  assertExact([128, 16, 8].map((n) => last(n).wg ?? 64), [64, 8, 8], "last stage wg");
+});
 
 Deno.test({
   name: "conv2d gives exact integers when the input is a ramp and the weights are all ones",

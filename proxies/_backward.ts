@@ -567,7 +567,7 @@ export async function runGradients(
       const dparam = acquire(s.c * 8, "bn dparam");
       await dispatch(bp, [y, dz, st, part], nn * s.c);
       await dispatch(bf, [null, null, st, part, coef, dparam], s.c);
-      await dispatch(ba, [y, dz, st, null, coef, null, out], nn * s.c);
+      await dispatch(ba, [y, dz, st, null, coef, null, out], nn * s.c * s.h * s.w);
       pgrad.set(gammaName, { buf: dparam, offset: 0 });
       pgrad.set(betaName, { buf: dparam, offset: s.c * 4 });
     }

@@ -15,6 +15,7 @@ import gradElementwise from "./grad_elementwise.wgsl" with { type: "text" };
 import headBackward from "./head_backward.wgsl" with { type: "text" };
 import convDw from "./conv_dw.wgsl" with { type: "text" };
 import scaled from "./scaled.wgsl" with { type: "text" };
+import maxPool3Backward from "./maxpool3_backward.wgsl" with { type: "text" };
 
 /** Workgroup size of every backward kernel (dispatch x = ceil(items / 64)). */
 export const GRAD_WG = 64;
@@ -120,7 +121,65 @@ export const maxPoolBackwardKernel = memoize(function maxPoolBackwardKernel(
   h: number,
   w: number,
 ): Kernel {
-  return maxPoolEntry(op, n, c, h, w, "t", `grad.${op}`);
+  if (op === "maxpool2") return maxPoolEntry(op, n, c, h, w, "t", `grad.${op}`);
+  return {
+    name: "grad.maxpool3",
+    code: renderWgsl(maxPool3Backward, { BODY: maxPool3BackwardBody() }),
+    constants: { N: n, C: c, H: h, W: w },
+  };
+});
+
+/**
+ * The unrolled body of maxpool3_backward.wgsl: loads the 5x5 neighbourhood v_r_c (rows yy-2+r, columns
+ * xx-2+c, clamped; in_r / in_c say which are inside the plane), then for each window centre (yy-1+a, xx-1+b)
+ * inside the plane scans its elements in row-major order for the first maximum, exactly as a plain loop over
+ * the window's inside elements would, and adds g at that centre to `acc` when the maximum is (yy, xx). The
+ * windows are visited in row-major order of their centres, so the sum's order, and its bits, are the
+ * loop's.
+ */
+const maxPool3BackwardBody = memoize(function maxPool3BackwardBody(): string {
+  const out: string[] = [];
+  for (let r = 0; r < 5; r++) {
+    out.push(`  let y${r} = yy + ${r - 2};`);
+    out.push(`  let in_r${r} = y${r} >= 0 && y${r} < i32(H);`);
+    out.push(`  let row${r} = base + u32(clamp(y${r}, 0, i32(H) - 1)) * W;`);
+  }
+  for (let c = 0; c < 5; c++) {
+    out.push(`  let x${c} = xx + ${c - 2};`);
+    out.push(`  let in_c${c} = x${c} >= 0 && x${c} < i32(W);`);
+    out.push(`  let col${c} = u32(clamp(x${c}, 0, i32(W) - 1));`);
+  }
+  for (let r = 0; r < 5; r++) {
+    for (let c = 0; c < 5; c++) {
+      out.push(`  let v_${r}_${c} = x[row${r} + col${c}];`);
+    }
+  }
+  out.push(`  var acc = 0.0;`);
+  for (let a = 0; a < 3; a++) {
+    for (let b = 0; b < 3; b++) {
+      out.push(`  {`);
+      out.push(`    var m = 0.0;`);
+      out.push(`    var found = false;`);
+      out.push(`    var hit = false;`);
+      for (let r = a; r < a + 3; r++) {
+        for (let c = b; c < b + 3; c++) {
+          // Inside elements only; the first one seen is taken, later ones only when strictly greater.
+          out.push(`    {`);
+          out.push(`      let take = in_r${r} && in_c${c} && (!found || v_${r}_${c} > m);`);
+          out.push(`      m = select(m, v_${r}_${c}, take);`);
+          out.push(`      hit = select(hit, ${r === 2 && c === 2}, take);`);
+          out.push(`      found = found || (in_r${r} && in_c${c});`);
+          out.push(`    }`);
+        }
+      }
+      const cr = a + 1;
+      const cc = b + 1;
+      out.push(`    let gv = g[row${cr} + col${cc}];`);
+      out.push(`    acc = select(acc, acc + gv, hit && in_r${cr} && in_c${cc});`);
+      out.push(`  }`);
+    }
+  }
+  return out.join("\n");
 });
 
 /**

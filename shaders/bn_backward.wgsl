@@ -13,7 +13,7 @@
 //   4 coef  : array<vec4<f32>>  [C]: (gamma * invstd, dbeta / M, dgamma / M, 0)
 //   5 dparam: array<f32>        [2][C]: dgamma then dbeta (overwritten)
 //   6 dy    : array<f32>        [N][C][HW]
-// Dispatch: partial x = ceil(N*C/64); finalize x = ceil(C/64); apply x = ceil(N*C/64).
+// Dispatch: partial x = ceil(N*C/64); finalize x = ceil(C/64); apply x = ceil(N*C*HW/64) (flat_id).
 
 @group(0) @binding(0) var<storage, read> y: array<f32>;
 @group(0) @binding(1) var<storage, read> dz: array<f32>;
@@ -72,21 +72,19 @@ fn finalize(@builtin(global_invocation_id) gid3: vec3<u32>, @builtin(num_workgro
 @compute @workgroup_size(64)
 fn apply(@builtin(global_invocation_id) gid3: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
   let gid = flat_id(gid3, nwg);
-  // One (image, channel) plane per invocation: the channel's coefficients are loaded once.
-  let live = gid.x < N * C;
-  let i = min(gid.x, N * C - 1u);
-  let c = i % C;
+  // One element per invocation (an invocation per plane left most lanes idle on small batches).
+  let total = N * C * HW;
+  let live = gid.x < total;
+  let i = min(gid.x, total - 1u);
+  let c = (i / HW) % C;
   let k = coef[c];
   let s = stats[c];
-  let base = i * HW;
-  for (var p = 0u; p < HW; p++) {
-    let xhat = (y[base + p] - s.x) * s.w;
-    var v = k.x * (dz[base + p] - k.y - xhat * k.z);
-    if (ACC) {
-      v += dy[base + p];
-    }
-    if (live) {
-      dy[base + p] = v;
-    }
+  let xhat = (y[i] - s.x) * s.w;
+  var v = k.x * (dz[i] - k.y - xhat * k.z);
+  if (ACC) {
+    v += dy[i];
+  }
+  if (live) {
+    dy[i] = v;
   }
 }

@@ -3,7 +3,7 @@
 //   dilate : dx = g with zeros inserted (overwrites; see the entry)
 //   chan_dot: dx[n,c] = sum over the plane of x * g (overwrites; see the entry)
 //   slice_t : channels FROM.. of dx += (MASK ? (x > 0) : 1) * channels TO.. of g   NB101's channel slice, backward
-//   maxpool3_t / maxpool2_t : dx += the max pools' backward (see the entries)
+//   maxpool2_t : dx += the 2x2 max pool's backward (see the entry; the 3x3 one is maxpool3_backward.wgsl)
 //   maxpool3_f / maxpool2_f : dx = g at each window's first maximum of x (max pools with frozen choices)
 //
 // Bindings:
@@ -116,32 +116,6 @@ fn first_max(base: u32, y0: u32, y1: u32, x0: u32, x1: u32) -> u32 {
     }
   }
   return best;
-}
-
-// maxpool3_t: the backward of a 3x3 max pool, stride 1, pad 1, padding ignored (x = its input, g = dL/d(output),
-// both H x W): every input element collects g of the windows whose first maximum it is. Dispatch: x =
-// ceil(N*C*H*W/64), one input element per invocation (gathers, so no two invocations write one element).
-@compute @workgroup_size(64)
-fn maxpool3_t(@builtin(global_invocation_id) gid3: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let gid = flat_id(gid3, nwg);
-  let total = N * C * H * W;
-  let live = gid.x < total;
-  let i = min(gid.x, total - 1u);
-  let xx = i % W;
-  let yy = (i / W) % H;
-  let base = i - yy * W - xx;
-  var acc = 0.0;
-  for (var oy = max(yy, 1u) - 1u; oy <= min(yy + 1u, H - 1u); oy++) {
-    for (var ox = max(xx, 1u) - 1u; ox <= min(xx + 1u, W - 1u); ox++) {
-      let at = first_max(base, max(oy, 1u) - 1u, min(oy + 1u, H - 1u), max(ox, 1u) - 1u, min(ox + 1u, W - 1u));
-      if (at == yy * W + xx) {
-        acc += g[base + oy * W + ox];
-      }
-    }
-  }
-  if (live) {
-    dx[i] = dx[i] + acc;
-  }
 }
 
 // maxpool2_t: the backward of a 2x2 max pool, stride 2 (x = its H x W input, g = dL/d(output), HO x WO =

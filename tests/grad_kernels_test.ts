@@ -21,7 +21,7 @@ import { bnKernels } from "../shaders/kernels.ts";
 import type { ConvSpec } from "../shaders/conv2d.ts";
 import { convOutSize } from "../shaders/conv2d.ts";
 import type { Binding, Gpu, Kernel } from "../shaders/gpu.ts";
-import { assertClose, randomFloats, testGpu } from "./_helpers.ts";
+import { assertClose, assertExact, randomFloats, testGpu } from "./_helpers.ts";
 import type { T4 } from "./reference.ts";
 import {
   avgPool2Backward,
@@ -159,7 +159,7 @@ Deno.test({
           { kernel: sf!, bindings: [null, spart, stats, baff], items: c },
           { kernel: bp, bindings: [by, bdz, stats, part], items: n * c },
           { kernel: bf, bindings: [null, null, stats, part, coef, dparam], items: c },
-          { kernel: ba, bindings: [by, bdz, stats, null, coef, null, bdy], items: n * c },
+          { kernel: ba, bindings: [by, bdz, stats, null, coef, null, bdy], items: n * c * hw },
         ], [{ buf: bdy, floats: y.length }, { buf: dparam, floats: 2 * c }]);
         assertClose(
           dy!,
@@ -327,6 +327,20 @@ Deno.test({
   ignore,
   async fn() {
     const g = gpu!;
+    // The 3x3 backward on thin planes too (windows cut by both borders).
+    const thin: [number, number, number, number][] = [[1, 2, 1, 6], [1, 3, 4, 1], [2, 1, 2, 2]];
+    for (const [n, c, h, w] of thin) {
+      const x = Float32Array.from(randomFloats(n * c * h * w, 67, -2, 2), (v) => Math.round(v));
+      const dy = randomFloats(n * c * h * w, 68);
+      const prior = randomFloats(n * c * h * w, 69);
+      const dx = up(g, prior);
+      const [got] = await run(g, [{
+        kernel: maxPoolBackwardKernel("maxpool3", n, c, h, w),
+        bindings: [up(g, x), up(g, dy), dx],
+        items: n * c * h * w,
+      }], [{ buf: dx, floats: n * c * h * w }]);
+      assertExact(got!, maxPool3BackwardF32(x, dy, prior, n * c, h, w), `maxpool3 backward ${h}x${w}`);
+    }
     const [n, c, h, w] = [2, 3, 5, 7];
     // Few distinct values, so windows have ties (PyTorch routes a tie to the first maximum).
     const x = Float32Array.from(randomFloats(n * c * h * w, 61, -2, 2), (v) => Math.round(v * 2) / 2);
@@ -343,6 +357,9 @@ Deno.test({
       }], [{ buf: dx, floats: n * c * h * w }]);
       const want = maxPoolBackward(t4(x, n, c, h, w), t4(dy, n, c, ho, wo), op === "maxpool3");
       assertClose(got!, want.d.map((v, i) => v + prior[i]!), 1e-6, `${op} backward`);
+      if (op === "maxpool3") {
+        assertExact(got!, maxPool3BackwardF32(x, dy, prior, n * c, h, w), "maxpool3 backward, f32 bits");
+      }
       // Frozen choices (grasp): each window passes on the values' element where x has its first maximum.
       const vals = randomFloats(n * c * h * w, 66);
       const out = g.acquire(n * c * ho * wo * 4, "pooled");
@@ -387,3 +404,41 @@ Deno.test({
     }
   },
 });
+
+/**
+ * The 3x3 max pool's backward (stride 1, pad 1, padding ignored) in float32 with the kernel's order: each input
+ * element sums, starting from 0, the gradients of the windows whose first maximum it is, windows in row-major
+ * order of their centres; then adds the sum to `prior`. Bit for bit what the GPU must give.
+ */
+function maxPool3BackwardF32(
+  x: Float32Array,
+  dy: Float32Array,
+  prior: Float32Array,
+  planes: number,
+  h: number,
+  w: number,
+): Float32Array {
+  const out = new Float32Array(prior.length);
+  const f = Math.fround;
+  for (let p = 0; p < planes; p++) {
+    const at = (y: number, xx: number) => p * h * w + y * w + xx;
+    for (let y = 0; y < h; y++) {
+      for (let xx = 0; xx < w; xx++) {
+        let acc = 0;
+        for (let oy = Math.max(y - 1, 0); oy <= Math.min(y + 1, h - 1); oy++) {
+          for (let ox = Math.max(xx - 1, 0); ox <= Math.min(xx + 1, w - 1); ox++) {
+            let best = at(Math.max(oy - 1, 0), Math.max(ox - 1, 0));
+            for (let wy = Math.max(oy - 1, 0); wy <= Math.min(oy + 1, h - 1); wy++) {
+              for (let wx = Math.max(ox - 1, 0); wx <= Math.min(ox + 1, w - 1); wx++) {
+                if (x[at(wy, wx)]! > x[best]!) best = at(wy, wx);
+              }
+            }
+            if (best === at(y, xx)) acc = f(acc + dy[at(oy, ox)]!);
+          }
+        }
+        out[at(y, xx)] = f(prior[at(y, xx)]! + acc);
+      }
+    }
+  }
+  return out;
+}

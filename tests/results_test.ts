@@ -1,4 +1,4 @@
-// Committed results are reproducible: rescoring 5 archs of a committed scores file (picked at random) with
+// Committed results are reproducible: rescoring 2-5 archs of a committed scores file (picked at random) with
 // the command recorded in its manifest, on the device recorded there, gives the same rows byte for byte.
 // Scores depend on the device's float32 rounding (through which near-zero activations are positive), so the
 // test looks for a WebGPU backend whose adapter matches the manifest and skips, saying why, when none does.
@@ -47,16 +47,21 @@ async function scoreStage(
   return { ...stage, command: stage.command.filter((_, i) => i !== at && i !== at + 1) };
 }
 
-const RESULTS = [
-  "results/nb201/cifar10/naswot-all",
-  "results/nb201/cifar10/naswot-1000",
-  "results/nb201/cifar10/naswot-naslib725",
-  "results/nb101/cifar10/naswot-500",
-  "results/darts/cifar10/naswot-naslib20",
-  "results/darts/cifar10/naswot-725",
+/** Result folders and how many archs of each to rescore (fewer for the slow proxies). */
+const RESULTS: [string, number][] = [
+  ["results/nb201/cifar10/naswot-all", 5],
+  ["results/nb201/cifar10/naswot-1000", 5],
+  ["results/nb201/cifar10/naswot-naslib725", 5],
+  ["results/nb101/cifar10/naswot-500", 5],
+  ["results/darts/cifar10/naswot-naslib20", 5],
+  ["results/darts/cifar10/naswot-725", 5],
+  // The backward kernels' bits: every gradient proxy (one command), ntk, and synflow through NB101's max pools.
+  ["results/nb201/cifar10/proxies-1000", 2],
+  ["results/nb201/cifar10/ntk-1000", 2],
+  ["results/nb101/cifar10/synflow-500-stem16", 5],
 ];
 
-for (const rel of RESULTS) {
+for (const [rel, count] of RESULTS) {
   const dir = `${root}${rel}`;
   const present = await Deno.stat(`${dir}/scores.csv`).then(() => true, () => false);
   const data = sharedData("cifar10/cifar10_test_eembc200.bin");
@@ -71,7 +76,7 @@ for (const rel of RESULTS) {
     );
   }
   Deno.test({
-    name: `rescoring 5 archs of ${rel} reproduces their rows byte for byte`,
+    name: `rescoring ${count} archs of ${rel} reproduces their rows (every proxy's) byte for byte`,
     ignore: gpu === null || !present || data === null || (stage !== null && backend === undefined),
     async fn() {
       if (stage === null) {
@@ -82,14 +87,17 @@ for (const rel of RESULTS) {
       const lines = (await Deno.readTextFile(`${dir}/scores.csv`)).trimEnd().split("\n");
       const rows = lines.slice(1);
       const rng = new Rng(Date.now() % 1000);
-      const pick = [...new Set(Array.from({ length: 5 }, () => rows[rng.int(rows.length)]!))];
+      const picked = new Set(Array.from({ length: count }, () => rows[rng.int(rows.length)]!.split(",")[0]!));
+      // Every row of a picked arch (one per proxy when the file has several).
+      const pick = rows.filter((r) => picked.has(r.split(",")[0]!));
       const tmp = await Deno.makeTempDir({ prefix: "untrained-rescore-" });
       // The picked rows' records as the sample stage wrote them (same space, index and arch string).
       const space = manifest.stages.sample?.params?.space ?? "nb201";
-      const records = pick.map((r) => {
-        const [index, arch_str] = r.split(",");
-        return JSON.stringify({ arch_str, index: Number(index), space });
-      });
+      // (A scores file of several proxies has one row per arch and proxy: each arch is rescored once.)
+      const archs = new Map(pick.map((r) => [r.split(",")[0]!, r.split(",")[1]!]));
+      const records = [...archs].map(([index, arch_str]) =>
+        JSON.stringify({ arch_str, index: Number(index), space })
+      );
       await Deno.writeTextFile(`${tmp}/archs.jsonl`, records.join("\n") + "\n");
       const run = async (args: string[]) => {
         const r = await new Deno.Command(Deno.execPath(), {
@@ -106,11 +114,14 @@ for (const rel of RESULTS) {
       await run([...args, "--quiet"]);
       const got = (await Deno.readTextFile(`${tmp}/scores.csv`)).trimEnd().split("\n");
       if (got[0] !== lines[0]) throw new Error(`header ${got[0]} != ${lines[0]}`);
-      pick.forEach((row, i) => {
-        if (got[i + 1] !== row) {
-          throw new Error(`rescored row differs:\n  committed ${row}\n  rescored  ${got[i + 1]}`);
+      // Rows by (index, proxy).
+      const key = (row: string) => `${row.split(",")[0]},${row.split(",")[2]}`;
+      const rescored = new Map(got.slice(1).map((row) => [key(row), row]));
+      for (const row of pick) {
+        if (rescored.get(key(row)) !== row) {
+          throw new Error(`rescored row differs:\n  committed ${row}\n  rescored  ${rescored.get(key(row))}`);
         }
-      });
+      }
       await Deno.remove(tmp, { recursive: true });
     },
   });

@@ -12,6 +12,7 @@ import { convKernel, convOutSize, defaultBlocking, encodeConv, packConvWeights }
 import { encodeNode, nodeKernel, type NodeSpec } from "../shaders/node.ts";
 import { bnKernels, headKernels } from "../shaders/kernels.ts";
 import {
+  BN_APPLY_CHUNK,
   bnBackwardKernels,
   chanDotKernel,
   convBackwardKernels,
@@ -567,7 +568,11 @@ export async function runGradients(
       const dparam = acquire(s.c * 8, "bn dparam");
       await dispatch(bp, [y, dz, st, part], nn * s.c);
       await dispatch(bf, [null, null, st, part, coef, dparam], s.c);
-      await dispatch(ba, [y, dz, st, null, coef, null, out], nn * s.c * s.h * s.w);
+      await dispatch(
+        ba,
+        [y, dz, st, null, coef, null, out],
+        nn * s.c * Math.ceil((s.h * s.w) / BN_APPLY_CHUNK),
+      );
       pgrad.set(gammaName, { buf: dparam, offset: 0 });
       pgrad.set(betaName, { buf: dparam, offset: s.c * 4 });
     }

@@ -13,7 +13,7 @@
 //   4 coef  : array<vec4<f32>>  [C]: (gamma * invstd, dbeta / M, dgamma / M, 0)
 //   5 dparam: array<f32>        [2][C]: dgamma then dbeta (overwritten)
 //   6 dy    : array<f32>        [N][C][HW]
-// Dispatch: partial x = ceil(N*C/64); finalize x = ceil(C/64); apply x = ceil(N*C*HW/64) (flat_id).
+// Dispatch: partial x = ceil(N*C/64); finalize x = ceil(C/64); apply x = ceil(N*C*ceil(HW/CH)/64) (flat_id).
 
 @group(0) @binding(0) var<storage, read> y: array<f32>;
 @group(0) @binding(1) var<storage, read> dz: array<f32>;
@@ -27,6 +27,7 @@ override N: u32;
 override C: u32;
 override HW: u32;
 override ACC: bool = false;
+override CH: u32 = 16u;
 
 @compute @workgroup_size(64)
 fn partial(@builtin(global_invocation_id) gid3: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
@@ -72,19 +73,26 @@ fn finalize(@builtin(global_invocation_id) gid3: vec3<u32>, @builtin(num_workgro
 @compute @workgroup_size(64)
 fn apply(@builtin(global_invocation_id) gid3: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
   let gid = flat_id(gid3, nwg);
-  // One element per invocation (an invocation per plane left most lanes idle on small batches).
-  let total = N * C * HW;
+  // CH consecutive elements of one (image, channel) plane per invocation: the channel's coefficients are
+  // loaded once for them, and small batches still give many invocations.
+  let chunks = (HW + CH - 1u) / CH;
+  let total = N * C * chunks;
   let live = gid.x < total;
-  let i = min(gid.x, total - 1u);
-  let c = (i / HW) % C;
+  let j = min(gid.x, total - 1u);
+  let plane = j / chunks;
+  let c = plane % C;
   let k = coef[c];
   let s = stats[c];
-  let xhat = (y[i] - s.x) * s.w;
-  var v = k.x * (dz[i] - k.y - xhat * k.z);
-  if (ACC) {
-    v += dy[i];
-  }
-  if (live) {
-    dy[i] = v;
+  let p0 = (j % chunks) * CH;
+  let base = plane * HW;
+  for (var p = p0; p < min(p0 + CH, HW); p++) {
+    let xhat = (y[base + p] - s.x) * s.w;
+    var v = k.x * (dz[base + p] - k.y - xhat * k.z);
+    if (ACC) {
+      v += dy[base + p];
+    }
+    if (live) {
+      dy[base + p] = v;
+    }
   }
 }

@@ -2,6 +2,7 @@
 // odd sizes, batch 1, C = 1, stride 2, sizes not divisible by the workgroup, accumulate and overwrite modes.
 import assert from "node:assert/strict";
 import {
+  BN_APPLY_CHUNK,
   bnBackwardKernels,
   convBackwardKernels,
   convDwKernel,
@@ -159,7 +160,11 @@ Deno.test({
           { kernel: sf!, bindings: [null, spart, stats, baff], items: c },
           { kernel: bp, bindings: [by, bdz, stats, part], items: n * c },
           { kernel: bf, bindings: [null, null, stats, part, coef, dparam], items: c },
-          { kernel: ba, bindings: [by, bdz, stats, null, coef, null, bdy], items: n * c * hw },
+          {
+            kernel: ba,
+            bindings: [by, bdz, stats, null, coef, null, bdy],
+            items: n * c * Math.ceil(hw / BN_APPLY_CHUNK),
+          },
         ], [{ buf: bdy, floats: y.length }, { buf: dparam, floats: 2 * c }]);
         assertClose(
           dy!,

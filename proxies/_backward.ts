@@ -30,6 +30,7 @@ import {
   pick2BackwardKernel,
   pool2BackwardKernel,
   pool3BackwardKernel,
+  sizedDispatch,
   sliceBackwardKernel,
 } from "../shaders/backward.ts";
 import { gatherKernel, mseKernel, type SgdConfig, sgdKernel } from "../shaders/train.ts";
@@ -165,7 +166,8 @@ export async function runGradients(
   let rec: Recorder = gpu.record(`gradients ${plan.arch}`);
   if (o.profile) rec.profile();
   const dispatch = async (k: Parameters<Gpu["pipeline"]>[0], bindings: (Binding | null)[], items: number) => {
-    rec.dispatch(await gpu.pipeline(k), bindings, groupsFor(items));
+    const { kernel, groups } = sizedDispatch(k, items);
+    rec.dispatch(await gpu.pipeline(kernel), bindings, groups);
   };
   const gp = o.gpuParams;
   const arranged = new Map<string, GPUBuffer>();
@@ -408,7 +410,7 @@ export async function runGradients(
           const trSpec = inputGradConv(spec);
           if (dsrc && trSpec) {
             // dx = conv(dy, flipped w^T) on the fast forward kernel (for stride 2 on dy with zeros inserted),
-            // then the ReLU mask, added into dsrc.
+            // added into dsrc through the ReLU mask in the conv's epilogue.
             let g: Binding = dy;
             if (spec.stride === 2) {
               const { ho, wo } = convOutSize(spec);
@@ -416,21 +418,18 @@ export async function runGradients(
               g = acquire(items * 4, "dy dilated");
               await dispatch(dilateKernel(n, spec.cout, spec.h, spec.w, ho, wo), [null, dy, g], items);
             }
-            const bl = defaultBlocking(trSpec);
-            const { kernel, groups } = convKernel(trSpec, bl);
+            const reluMask = spec.relu || frozenRelu;
+            const accSpec = { ...trSpec, epilogue: reluMask ? "addMasked" as const : "add" as const };
+            const bl = defaultBlocking(accSpec);
+            const { kernel, groups } = convKernel(accSpec, bl);
             const packed = await weights(
               `${term.params.conv}:packT${bl.tc}`,
               [term.params.conv],
               ([w]) => packConvWeights(flipTransposed(spec, w!), trSpec.cout, trSpec.cin, trSpec.k, bl.tc),
               "packed^T",
             );
-            const dxPre = acquire(floats(n, srcShape) * 4, "dx");
-            encodeConv(gpu, rec, await gpu.pipeline(kernel), trSpec, bl, groups, g, packed, dxPre);
-            await dispatch(
-              maskAccKernel(floats(n, srcShape), spec.relu || frozenRelu),
-              [frozenRelu ? maskRef(term.src) : x, dxPre, dsrc],
-              floats(n, srcShape),
-            );
+            const mask = reluMask ? (frozenRelu ? maskRef(term.src) : x) : undefined;
+            encodeConv(gpu, rec, await gpu.pipeline(kernel), accSpec, bl, groups, g, packed, dsrc, mask);
           } else if (dsrc) {
             // Raw weights are needed only here: the fast paths above read packed copies.
             const raw = await weights(`${term.params.conv}:raw`, [term.params.conv], ([w]) => w!, "raw");

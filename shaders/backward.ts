@@ -8,7 +8,7 @@
 import { memoize } from "./_memo.ts";
 import type { Kernel } from "./gpu.ts";
 import { renderWgsl } from "./_template.ts";
-import { convOutSize, type ConvSpec } from "./conv2d.ts";
+import { convOutSize, type ConvSpec, workgroupFor } from "./conv2d.ts";
 import bnBackward from "./bn_backward.wgsl" with { type: "text" };
 import convBackward from "./conv_backward.wgsl" with { type: "text" };
 import gradElementwise from "./grad_elementwise.wgsl" with { type: "text" };
@@ -24,15 +24,32 @@ export const GRAD_WG = 64;
 const MAX_GROUPS = 65535;
 
 /**
- * Workgroups for `items` invocations: [x], or [x, y] when x would pass the per-dimension limit (NB101's
- * activations at batch 64 have 8M elements). The kernels number invocations gid.x + gid.y * x * 64
- * (`flat_id`) and skip those past the end.
+ * Workgroups of `wg` invocations for `items` invocations: [x], or [x, y] when x would pass the per-dimension
+ * limit (NB101's activations at batch 64 have 8M elements). The kernels number invocations
+ * gid.x + gid.y * x * 64 (`flat_id`) and skip those past the end, so a split needs workgroups of 64 (smaller
+ * ones come only from `workgroupFor`, for dispatches far below the limit).
  */
-export function groupsFor(items: number): [number] | [number, number] {
-  const g = Math.ceil(items / GRAD_WG);
+export function groupsFor(items: number, wg: number = GRAD_WG): [number] | [number, number] {
+  const g = Math.ceil(items / wg);
   if (g <= MAX_GROUPS) return [g];
+  if (wg !== GRAD_WG) throw new RangeError(`groupsFor: ${items} items in workgroups of ${wg}`);
   const y = Math.ceil(g / MAX_GROUPS);
   return [Math.ceil(g / y), y];
+}
+
+/**
+ * `k` for a dispatch of `items` invocations: kernels that declare `override WG` (their workgroup size) get
+ * the size `workgroupFor` picks, so small dispatches (a batch-16 weight gradient of a thin layer: 32
+ * invocations) spread over several workgroups instead of one with most lanes idle. Returns the kernel and
+ * its workgroups.
+ */
+export function sizedDispatch(
+  k: Kernel,
+  items: number,
+): { kernel: Kernel; groups: [number] | [number, number] } {
+  const wg = k.code.includes("override WG:") ? workgroupFor(items) : GRAD_WG;
+  const kernel = wg === GRAD_WG ? k : { ...k, constants: { ...k.constants, WG: wg } };
+  return { kernel, groups: groupsFor(items, wg) };
 }
 
 /**

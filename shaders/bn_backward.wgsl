@@ -13,7 +13,7 @@
 //   4 coef  : array<vec4<f32>>  [C]: (gamma * invstd, dbeta / M, dgamma / M, 0)
 //   5 dparam: array<f32>        [2][C]: dgamma then dbeta (overwritten)
 //   6 dy    : array<f32>        [N][C][HW]
-// Dispatch: partial x = ceil(N*C/64); finalize x = ceil(C/64); apply x = ceil(N*C*ceil(HW/CH)/64) (flat_id).
+// Dispatch: partial x = ceil(N*C/WG); finalize x = ceil(C/WG); apply x = ceil(N*C*ceil(HW/CH)/WG) (flat_id).
 
 @group(0) @binding(0) var<storage, read> y: array<f32>;
 @group(0) @binding(1) var<storage, read> dz: array<f32>;
@@ -23,13 +23,15 @@
 @group(0) @binding(5) var<storage, read_write> dparam: array<f32>;
 @group(0) @binding(6) var<storage, read_write> dy: array<f32>;
 
+// Invocations per workgroup: 64, fewer for small dispatches (workgroupFor).
+override WG: u32 = 64u;
 override N: u32;
 override C: u32;
 override HW: u32;
 override ACC: bool = false;
 override CH: u32 = 16u;
 
-@compute @workgroup_size(64)
+@compute @workgroup_size(WG)
 fn partial(@builtin(global_invocation_id) gid3: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
   let gid = flat_id(gid3, nwg);
   let live = gid.x < N * C;
@@ -50,7 +52,7 @@ fn partial(@builtin(global_invocation_id) gid3: vec3<u32>, @builtin(num_workgrou
   }
 }
 
-@compute @workgroup_size(64)
+@compute @workgroup_size(WG)
 fn finalize(@builtin(global_invocation_id) gid3: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
   let gid = flat_id(gid3, nwg);
   let live = gid.x < C;
@@ -70,7 +72,7 @@ fn finalize(@builtin(global_invocation_id) gid3: vec3<u32>, @builtin(num_workgro
   }
 }
 
-@compute @workgroup_size(64)
+@compute @workgroup_size(WG)
 fn apply(@builtin(global_invocation_id) gid3: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
   let gid = flat_id(gid3, nwg);
   // CH consecutive elements of one (image, channel) plane per invocation: the channel's coefficients are

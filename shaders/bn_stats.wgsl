@@ -8,7 +8,7 @@
 //   2 stats : array<vec4<f32>>  [C]: (mean, gamma / sqrt(var + EPS), beta, 1 / sqrt(var + EPS)), so that the
 //                               node kernel normalises as (x - mean) * stats.y + stats.z (.w: for the backward)
 //   3 affine: array<f32>        [2][C]: gamma then beta
-// Dispatch: `partial` x = ceil(N*C/64); `finalize` x = ceil(C/64). VEC4 (HW a multiple of 4) reads x as vec4s.
+// Dispatch: `partial` x = ceil(N*C/WG); `finalize` x = ceil(C/WG). VEC4 (HW a multiple of 4) reads x as vec4s.
 
 #if ${VEC4}
 @group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
@@ -19,12 +19,14 @@
 @group(0) @binding(2) var<storage, read_write> stats: array<vec4<f32>>;
 @group(0) @binding(3) var<storage, read> affine: array<f32>;
 
+// Invocations per workgroup: 64, fewer for small dispatches (workgroupFor).
+override WG: u32 = 64u;
 override N: u32;
 override C: u32;
 override HW: u32;
 const EPS: f32 = 1e-5;
 
-@compute @workgroup_size(64)
+@compute @workgroup_size(WG)
 fn partial(@builtin(global_invocation_id) gid: vec3<u32>) {
   // No early return (see conv2d.wgsl): clamp the index and skip only the store.
   let live = gid.x < N * C;
@@ -63,7 +65,7 @@ fn partial(@builtin(global_invocation_id) gid: vec3<u32>) {
   }
 }
 
-@compute @workgroup_size(64)
+@compute @workgroup_size(WG)
 fn finalize(@builtin(global_invocation_id) gid: vec3<u32>) {
   let live = gid.x < C;
   let c = min(gid.x, C - 1u);

@@ -21,6 +21,12 @@ export interface ConvSpec {
   /** Apply ReLU to the input as it is loaded. */
   relu: boolean;
   /**
+   * What the kernel does with each output (default `store`): `add` adds it into y, `addMasked` adds it
+   * where the mask tensor (binding 4, y's shape) is positive and adds 0 elsewhere: the ReLU backward
+   * `dx += (x > 0) * conv(...)` fused into the input-gradient conv.
+   */
+  epilogue?: "store" | "add" | "addMasked";
+  /**
    * Explicit output size, when it is not the formula's (absent otherwise): DARTS FactorizedReduce's conv on
    * x[:, :, 1:, 1:] runs as pad -1 with the output size of the shifted input, floor((H - 2) / S) + 1.
    */
@@ -101,9 +107,11 @@ export const convKernel = memoize(function convKernel(spec: ConvSpec, blockingAr
     NW4: spec.cin * spec.k * spec.k * (tc / 4),
     TH: th,
     WG: wg,
-    ...unrolledConvBody(spec.k, spec.stride, th, tp, tc / 4, spec.relu),
+    MASKED: spec.epilogue === "addMasked",
+    ...unrolledConvBody(spec.k, spec.stride, th, tp, tc / 4, spec.relu, spec.epilogue ?? "store"),
   });
-  const name = `conv2d_k${spec.k}s${spec.stride}p${spec.pad}${spec.relu ? "_relu" : ""}${
+  const epi = spec.epilogue === "add" ? "_add" : spec.epilogue === "addMasked" ? "_addmask" : "";
+  const name = `conv2d_k${spec.k}s${spec.stride}p${spec.pad}${spec.relu ? "_relu" : ""}${epi}${
     spec.ho !== undefined || spec.wo !== undefined ? `_o${ho}x${wo}` : ""
   }_th${th}tp${tp}tc${tc}${wg === 64 ? "" : `wg${wg}`}`;
   const kernel: Kernel = {
@@ -127,7 +135,15 @@ export function weightBlockBytes(cin: number, k: number, tc: number): number {
  * the stores. Unrolling by hand matters on llvmpipe: scalars stay in registers while indexed arrays spill,
  * and each per-invocation storage load is expensive, so every loaded value feeds TH*TC*K multiply-adds.
  */
-function unrolledConvBody(k: number, s: number, th: number, tp: number, tc4: number, relu: boolean): {
+function unrolledConvBody(
+  k: number,
+  s: number,
+  th: number,
+  tp: number,
+  tc4: number,
+  relu: boolean,
+  epilogue: "store" | "add" | "addMasked",
+): {
   DECL: string;
   BODY: string;
   STORE: string;
@@ -175,7 +191,14 @@ function unrolledConvBody(k: number, s: number, th: number, tp: number, tc4: num
         store.push(`      if (oy0 + ${i}u < HO) {`);
         store.push(`        let ob = ((n * COUT + co) * HO + oy0 + ${i}u) * WO + ox0;`);
         for (let p = 0; p < tp; p++) {
-          store.push(`        if (ox0 + ${p}u < WO) { y[ob + ${p}u] = a_${i}_${p}_${c}.${"xyzw"[j]}; }`);
+          const a = `a_${i}_${p}_${c}.${"xyzw"[j]}`;
+          const o = `ob + ${p}u`;
+          const v = epilogue === "store"
+            ? a
+            : epilogue === "add"
+            ? `y[${o}] + ${a}`
+            : `y[${o}] + select(0.0, ${a}, m[${o}] > 0.0)`;
+          store.push(`        if (ox0 + ${p}u < WO) { y[${o}] = ${v}; }`);
         }
         store.push(`      }`);
       }
@@ -227,7 +250,10 @@ export function convMacs(spec: ConvSpec): number {
   return spec.n * spec.cout * ho * wo * spec.cin * spec.k * spec.k;
 }
 
-/** Records a convolution: one dispatch per block of output channels, each binding its weight slice. */
+/**
+ * Records a convolution: one dispatch per block of output channels, each binding its weight slice; `mask` is
+ * the mask tensor of epilogue `addMasked`.
+ */
 export function encodeConv(
   gpu: Gpu,
   rec: Recorder,
@@ -238,7 +264,11 @@ export function encodeConv(
   x: Binding,
   packedWeights: GPUBuffer,
   y: Binding,
+  mask?: Binding,
 ): void {
+  if ((spec.epilogue === "addMasked") !== (mask !== undefined)) {
+    throw new RangeError(`encodeConv: epilogue ${spec.epilogue ?? "store"} with${mask ? "" : "out"} a mask`);
+  }
   const bytes = weightBlockBytes(spec.cin, spec.k, blocking.tc);
   for (let b = 0; b < groups[1]; b++) {
     rec.dispatch(pipeline, [
@@ -246,6 +276,7 @@ export function encodeConv(
       { buffer: packedWeights, offset: b * bytes, size: bytes },
       y,
       gpu.blockIndex(b),
+      ...(mask ? [mask] : []),
     ], [
       groups[0],
     ]);

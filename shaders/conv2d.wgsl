@@ -8,6 +8,8 @@
 //                            slice fits 64 KiB (llvmpipe then reads it as broadcast scalars), else storage
 //   2 y  : array<f32>        output [N][COUT][HO][WO], HO = (H + 2*PAD - K)/S + 1
 //   3 blk: vec4<u32>         .x = index of the output-channel block (one dispatch per block)
+//   4 m  : array<f32>        (epilogue addMasked only) [N][COUT][HO][WO]: y += (m > 0 ? out : 0)
+// Epilogue (conv2d.ts): store y = out; add y += out; addMasked as above (the ReLU backward, fused).
 // Formula: y[n,co,oy,ox] = sum_{ci,ky,kx} w[co,ci,ky,kx] * f(x[n,ci,oy*S+ky-PAD,ox*S+kx-PAD]), f = relu or id.
 // Register blocking: one invocation computes a TH x TP tile of output pixels for TC output channels;
 // the loops over taps, pixels and channels are unrolled by conv2d.ts into scalar registers (a_<row>_<pixel>_<c4>).
@@ -21,6 +23,9 @@
 #endif
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
 @group(0) @binding(3) var<uniform> blk: vec4<u32>;
+#if ${MASKED}
+@group(0) @binding(4) var<storage, read> m: array<f32>;
+#endif
 
 override N: u32;
 override CIN: u32;

@@ -12,7 +12,7 @@
 //   3 dx   : array<f32>  [N][CIN][H][W]   (dx: overwritten, or added into when ACC)
 //   4 part : array<f32>  [N][COUT][CIN][K*K] (from conv_dw.wgsl)
 //   5 dw   : array<f32>  [COUT][CIN][K*K]  (overwritten, or added into when ACC)
-// Dispatch: dx x = ceil(N*CIN*H*W/64); dw_reduce x = ceil(COUT*CIN*K*K/64).
+// Dispatch: dx x = ceil(N*CIN*H*W/WG); dw_reduce x = ceil(COUT*CIN*K*K/WG).
 
 @group(0) @binding(0) var<storage, read> x: array<f32>;
 @group(0) @binding(1) var<storage, read> w: array<f32>;
@@ -21,6 +21,8 @@
 @group(0) @binding(4) var<storage, read_write> part: array<f32>;
 @group(0) @binding(5) var<storage, read_write> dw: array<f32>;
 
+// Invocations per workgroup: 64, fewer for small dispatches (workgroupFor).
+override WG: u32 = 64u;
 override N: u32;
 override CIN: u32;
 override H: u32;
@@ -35,7 +37,7 @@ const S: u32 = ${S}u;
 const PAD: i32 = ${PAD};
 const RELU: bool = ${RELU};
 
-@compute @workgroup_size(64)
+@compute @workgroup_size(WG)
 fn dx_main(@builtin(global_invocation_id) gid3: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
   let gid = flat_id(gid3, nwg);
   let total = N * CIN * H * W;
@@ -73,7 +75,7 @@ fn dx_main(@builtin(global_invocation_id) gid3: vec3<u32>, @builtin(num_workgrou
   }
 }
 
-@compute @workgroup_size(64)
+@compute @workgroup_size(WG)
 fn dw_reduce(@builtin(global_invocation_id) gid3: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
   let gid = flat_id(gid3, nwg);
   let total = COUT * CIN * K * K;

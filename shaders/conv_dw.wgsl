@@ -11,12 +11,14 @@
 //   0 x    : array<f32>  [N][CIN][H][W] the forward input (before f)
 //   1 dy   : array<f32>  [N][COUT][HO][WO]
 //   2 part : array<f32>  [ceil(N/G)][COUT][CIN][K*K]
-// Dispatch: x = ceil(ceil(N/G) * ceil(COUT/TC) * ceil(CIN/TCI) / 64).
+// Dispatch: x = ceil(ceil(N/G) * ceil(COUT/TC) * ceil(CIN/TCI) / WG).
 
 @group(0) @binding(0) var<storage, read> x: array<f32>;
 @group(0) @binding(1) var<storage, read> dy: array<f32>;
 @group(0) @binding(2) var<storage, read_write> part: array<f32>;
 
+// Invocations per workgroup: 64, fewer for small dispatches (workgroupFor).
+override WG: u32 = 64u;
 override N: u32;
 override CIN: u32;
 override H: u32;
@@ -33,7 +35,7 @@ const TC: u32 = ${TC}u;
 const TCI: u32 = ${TCI}u;
 const PX: u32 = ${PX}u;
 
-@compute @workgroup_size(64)
+@compute @workgroup_size(WG)
 fn main(@builtin(global_invocation_id) gid3: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
   let gid = flat_id(gid3, nwg);
   let cob_count = (COUT + TC - 1u) / TC;

@@ -3,7 +3,7 @@
 // PyTorch's SGD (dampening 0, not Nesterov): its first step sets v = d, which equals MOMENTUM * 0 + d
 // exactly, so v starts at zero.
 // Bindings: p (flat parameters), v (flat momentum), grad, u (slice: p, g, count offsets in floats).
-// Dispatch x = ceil(u.count / 64).
+// Dispatch x = ceil(u.count / WG).
 
 struct Slice {
   p: u32,
@@ -17,12 +17,14 @@ struct Slice {
 @group(0) @binding(2) var<storage, read> grad: array<f32>;
 @group(0) @binding(3) var<uniform> u: Slice;
 
+// Invocations per workgroup: 64, fewer for small dispatches (workgroupFor).
+override WG: u32 = 64u;
 override LR: f32;
 override MOMENTUM: f32;
 override WD: f32;
 override ZERO_GRAD: bool = false;
 
-@compute @workgroup_size(64)
+@compute @workgroup_size(WG)
 fn main(@builtin(global_invocation_id) gid3: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
   let gid = flat_id(gid3, nwg);
   if (gid.x >= u.count) {

@@ -189,6 +189,49 @@ Deno.test({
   },
 });
 
+Deno.test({
+  name: "conv2d's epilogues add its output into y, or add it where the mask is positive, bit for bit",
+  ignore,
+  async fn() {
+    const g = gpu!;
+    for (const base of [convCases[1]!, convCases[2]!]) {
+      const x = randomFloats(base.n * base.cin * base.h * base.w, 7);
+      const w = randomFloats(base.cout * base.cin * base.k * base.k, 8);
+      const out = await runConv(g, base, x, w);
+      const prior = randomFloats(out.length, 9);
+      // Half the mask is positive, and some entries are exactly zero (masked off like negatives).
+      const mask = Float32Array.from(randomFloats(out.length, 10), (v, i) => i % 7 === 0 ? 0 : v);
+      for (const epilogue of ["add", "addMasked"] as const) {
+        const spec = { ...base, epilogue };
+        const bl = defaultBlocking(spec);
+        const { kernel, groups } = convKernel(spec, bl);
+        const xb = g.upload(x, "x");
+        const wb = g.upload(packConvWeights(w, spec.cout, spec.cin, spec.k, bl.tc), "w");
+        const yb = g.upload(prior, "y");
+        const mb = g.upload(mask, "m");
+        const rec = g.record("test");
+        encodeConv(
+          g,
+          rec,
+          await g.pipeline(kernel),
+          spec,
+          bl,
+          groups,
+          xb,
+          wb,
+          yb,
+          epilogue === "add" ? undefined : mb,
+        );
+        rec.submit();
+        const got = new Float32Array(await read(g, yb, out.length * 4));
+        const want = prior.map((p, i) => p + (epilogue === "add" || mask[i]! > 0 ? out[i]! : 0));
+        assertExact(got, want, `conv2d epilogue ${epilogue} ${JSON.stringify(base)}`);
+        for (const b of [xb, wb, yb, mb]) b.destroy();
+      }
+    }
+  },
+});
+
 Deno.test("workgroupFor keeps 64 invocations a workgroup unless that leaves under 4 workgroups (never under 8)", () => {
   assertExact([1, 32, 63, 64, 128, 255, 256, 4096].map(workgroupFor), [8, 8, 8, 16, 32, 32, 64, 64], "wg");
   // The default blocking of NB201's last stage: batch 128 keeps 64, batch 16 (GenNAS) and 8 (ntk) go to 8.

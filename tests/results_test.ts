@@ -57,7 +57,7 @@ const RESULTS: [string, number][] = [
   ["results/darts/cifar10/naswot-725", 5],
   // The backward kernels' bits: every gradient proxy (one command), ntk, and synflow through NB101's max pools.
   ["results/nb201/cifar10/proxies-1000", 2],
-  ["results/nb201/cifar10/ntk-1000", 2],
+  ["results/nb201/cifar10/ntk-1000", 1],
   ["results/nb101/cifar10/synflow-500-stem16", 5],
 ];
 

@@ -76,8 +76,10 @@ export async function gennasTrain(
   const recorders = [];
   try {
     // Steps 0..iterations-1 train; one more forward (inputs(iterations), no update) measures the loss.
+    // With every head identically zero (no path from the input to any stage output) there is nothing to
+    // train: the loss is the targets' mean square, below.
     let last: Float32Array | null = null;
-    for (let step = 0; step <= cfg.iterations; step++) {
+    for (let step = 0; heads.length > 0 && step <= cfg.iterations; step++) {
       // Without noise every step's input is the same array: write it once.
       const x = inputs(step);
       if (x !== last) gpu.write(input, x);

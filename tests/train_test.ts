@@ -18,6 +18,7 @@ import { parseCell } from "../spaces/nb101.ts";
 import { parseArch } from "../spaces/nb201.ts";
 import { initParams, type Params } from "../spaces/init.ts";
 import type { NetworkPlan } from "../spaces/plan.ts";
+import { ZERO_TENSOR } from "../spaces/regression_heads.ts";
 import { assertClose, randomFloats, testGpu } from "./_helpers.ts";
 import { planBackwardRef, planForwardRef } from "./reference_grad.ts";
 
@@ -203,6 +204,29 @@ function tinyTask(arch: string, seed: number, n: number) {
     inputs: (step: number) => noisyInput(spec, images, 7, step),
   };
 }
+
+Deno.test({
+  name: "GenNAS on a network whose stage outputs are all zero scores the targets' mean square, untrained",
+  ignore: gpu === null,
+  async fn() {
+    // No path from the input to the cell output: every head reads a zero tensor.
+    const { plan, params, targets, inputs } = tinyTask(
+      "|none~0|+|none~0|none~1|+|none~0|none~1|none~2|",
+      0,
+      2,
+    );
+    if (!plan.outputs!.every((t) => t === ZERO_TENSOR)) throw new Error("premise: every head is zero");
+    const got = await gennasTrain(gpu!, plan, params, inputs, targets, 2, GENNAS_DEFAULTS);
+    const want = targets.map((t) => t.reduce((a, v) => a + v * v, 0) / t.length);
+    assertClose(got.headLosses, want, 1e-6, "head losses");
+    assertClose(
+      [got.loss],
+      [want.reduce((a, l, i) => a + GENNAS_DEFAULTS.weights[i]! * l, 0)],
+      1e-6,
+      "loss",
+    );
+  },
+});
 
 // Float32 and float64 runs agree until a ReLU input comes within float32 rounding (~1e-6) of zero; from then
 // on the two trajectories part (measured: 1e-7 agreement for 5 steps, then 1e-2 after 100 on conv-heavy

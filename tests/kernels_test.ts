@@ -194,7 +194,7 @@ Deno.test({
   ignore,
   async fn() {
     const g = gpu!;
-    for (const base of [convCases[1]!, convCases[2]!]) {
+    for (const base of [convCases[1]!]) {
       const x = randomFloats(base.n * base.cin * base.h * base.w, 7);
       const w = randomFloats(base.cout * base.cin * base.k * base.k, 8);
       const out = await runConv(g, base, x, w);

@@ -47,8 +47,12 @@ async function scoreStage(
   return { ...stage, command: stage.command.filter((_, i) => i !== at && i !== at + 1) };
 }
 
-/** Result folders and how many archs of each to rescore (fewer for the slow proxies). */
-const RESULTS: [string, number][] = [
+/**
+ * Result folders, how many archs of each to rescore (fewer for the slow proxies) and, for a file of several
+ * proxies, which of them to rescore (its command's proxies otherwise): grad_norm's forward and backward
+ * passes cover every backward kernel at a fraction of the compile time of all six proxies.
+ */
+const RESULTS: [string, number, string?][] = [
   ["results/nb201/cifar10/naswot-all", 5],
   ["results/nb201/cifar10/naswot-1000", 5],
   ["results/nb201/cifar10/naswot-naslib725", 5],
@@ -56,12 +60,12 @@ const RESULTS: [string, number][] = [
   ["results/darts/cifar10/naswot-naslib20", 5],
   ["results/darts/cifar10/naswot-725", 5],
   // The backward kernels' bits: every gradient proxy (one command), ntk, and synflow through NB101's max pools.
-  ["results/nb201/cifar10/proxies-1000", 2],
+  ["results/nb201/cifar10/proxies-1000", 1, "grad_norm"],
   ["results/nb201/cifar10/ntk-1000", 1],
-  ["results/nb101/cifar10/synflow-500-stem16", 5],
+  ["results/nb101/cifar10/synflow-500-stem16", 2],
 ];
 
-for (const [rel, count] of RESULTS) {
+for (const [rel, count, only] of RESULTS) {
   const dir = `${root}${rel}`;
   const present = await Deno.stat(`${dir}/scores.csv`).then(() => true, () => false);
   const data = sharedData("cifar10/cifar10_test_eembc200.bin");
@@ -89,7 +93,7 @@ for (const [rel, count] of RESULTS) {
       const rng = new Rng(Date.now() % 1000);
       const picked = new Set(Array.from({ length: count }, () => rows[rng.int(rows.length)]!.split(",")[0]!));
       // Every row of a picked arch (one per proxy when the file has several).
-      const pick = rows.filter((r) => picked.has(r.split(",")[0]!));
+      const pick = rows.filter((r) => picked.has(r.split(",")[0]!) && (!only || r.split(",")[2] === only));
       const tmp = await Deno.makeTempDir({ prefix: "untrained-rescore-" });
       // The picked rows' records as the sample stage wrote them (same space, index and arch string).
       const space = manifest.stages.sample?.params?.space ?? "nb201";
@@ -111,6 +115,7 @@ for (const [rel, count] of RESULTS) {
       const args = [...cmd];
       args[args.indexOf("--in") + 1] = `${tmp}/archs.jsonl`;
       args[args.indexOf("--out") + 1] = `${tmp}/scores.csv`;
+      if (only) args[args.indexOf("--proxy") + 1] = only;
       await run([...args, "--quiet"]);
       const got = (await Deno.readTextFile(`${tmp}/scores.csv`)).trimEnd().split("\n");
       if (got[0] !== lines[0]) throw new Error(`header ${got[0]} != ${lines[0]}`);

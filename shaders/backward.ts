@@ -17,7 +17,7 @@ import convDw from "./conv_dw.wgsl" with { type: "text" };
 import scaled from "./scaled.wgsl" with { type: "text" };
 import maxPool3Backward from "./maxpool3_backward.wgsl" with { type: "text" };
 
-/** Workgroup size of every backward kernel (dispatch x = ceil(items / 64)). */
+/** Workgroup size of the backward kernels (smaller for small dispatches of those with `override WG`). */
 export const GRAD_WG = 64;
 
 /** Workgroups per dispatch dimension (WebGPU's default limit). */
@@ -145,22 +145,18 @@ export const maxPoolBackwardKernel = memoize(function maxPoolBackwardKernel(
   w: number,
 ): Kernel {
   if (op === "maxpool2") return maxPoolEntry(op, n, c, h, w, "t", `grad.${op}`);
-  return {
-    name: "grad.maxpool3",
-    code: renderWgsl(maxPool3Backward, { BODY: maxPool3BackwardBody() }),
-    constants: { N: n, C: c, H: h, W: w },
-  };
+  return { name: "grad.maxpool3", code: maxPool3BackwardCode(), constants: { N: n, C: c, H: h, W: w } };
 });
 
 /**
- * The unrolled body of maxpool3_backward.wgsl: loads the 5x5 neighbourhood v_r_c (rows yy-2+r, columns
+ * maxpool3_backward.wgsl with its unrolled body (rendered once, the shape is in override constants): loads the 5x5 neighbourhood v_r_c (rows yy-2+r, columns
  * xx-2+c, clamped; in_r / in_c say which are inside the plane), then for each window centre (yy-1+a, xx-1+b)
  * inside the plane scans its elements in row-major order for the first maximum, exactly as a plain loop over
  * the window's inside elements would, and adds g at that centre to `acc` when the maximum is (yy, xx). The
  * windows are visited in row-major order of their centres, so the sum's order, and its bits, are the
  * loop's.
  */
-const maxPool3BackwardBody = memoize(function maxPool3BackwardBody(): string {
+const maxPool3BackwardCode = memoize(function maxPool3BackwardCode(): string {
   const out: string[] = [];
   for (let r = 0; r < 5; r++) {
     out.push(`  let y${r} = yy + ${r - 2};`);
@@ -202,7 +198,7 @@ const maxPool3BackwardBody = memoize(function maxPool3BackwardBody(): string {
       out.push(`  }`);
     }
   }
-  return out.join("\n");
+  return renderWgsl(maxPool3Backward, { BODY: out.join("\n") });
 });
 
 /**

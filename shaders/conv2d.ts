@@ -78,7 +78,8 @@ export function defaultBlocking(spec: ConvSpec): ConvBlocking {
  * Workgroup size for a dispatch of `invocations`: 64, or fewer when that leaves under 4 workgroups.
  * llvmpipe runs each workgroup on one thread, so a small conv (batch 16, 8x8 planes: 32 tiles) in one
  * workgroup of 64 ran on one core with half its lanes idle at 11 GFLOP/s, and in 4 workgroups of 8 at 38
- * (tests/bench.ts conv rows, 2026-12-02). A real GPU leaves such a dispatch mostly idle either way.
+ * (timed like tests/bench.ts's conv rows, at batch 16, 2026-12-02). A real GPU leaves such a dispatch
+ * mostly idle either way.
  */
 export function workgroupFor(invocations: number): number {
   let wg = 64;

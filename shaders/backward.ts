@@ -149,12 +149,12 @@ export const maxPoolBackwardKernel = memoize(function maxPoolBackwardKernel(
 });
 
 /**
- * maxpool3_backward.wgsl with its unrolled body (rendered once, the shape is in override constants): loads the 5x5 neighbourhood v_r_c (rows yy-2+r, columns
- * xx-2+c, clamped; in_r / in_c say which are inside the plane), then for each window centre (yy-1+a, xx-1+b)
- * inside the plane scans its elements in row-major order for the first maximum, exactly as a plain loop over
- * the window's inside elements would, and adds g at that centre to `acc` when the maximum is (yy, xx). The
- * windows are visited in row-major order of their centres, so the sum's order, and its bits, are the
- * loop's.
+ * maxpool3_backward.wgsl with its unrolled body (rendered once: the shape is in override constants). The body
+ * loads the 5x5 neighbourhood v_r_c (rows yy-2+r, columns xx-2+c, clamped; in_r / in_c say which are inside
+ * the plane), then for each window centre (yy-1+a, xx-1+b) inside the plane scans its elements in row-major
+ * order for the first maximum, exactly as a plain loop over the window's inside elements would, and adds g at
+ * that centre to `acc` when the maximum is (yy, xx). The windows are visited in row-major order of their
+ * centres, so the sum's order, and its bits, are the loop's.
  */
 const maxPool3BackwardCode = memoize(function maxPool3BackwardCode(): string {
   const out: string[] = [];

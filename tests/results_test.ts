@@ -63,6 +63,8 @@ const RESULTS: [string, number, string?][] = [
   ["results/nb201/cifar10/proxies-1000", 1, "grad_norm"],
   ["results/nb201/cifar10/ntk-1000", 1],
   ["results/nb101/cifar10/synflow-500-stem16", 2],
+  // GenNAS's training loop (100 SGD steps on the GPU) on one NB101 cell, about a minute here.
+  ["results/nb101/cifar10/gennas-500", 1],
 ];
 
 for (const [rel, count, only] of RESULTS) {
@@ -96,7 +98,9 @@ for (const [rel, count, only] of RESULTS) {
       const pick = rows.filter((r) => picked.has(r.split(",")[0]!) && (!only || r.split(",")[2] === only));
       const tmp = await Deno.makeTempDir({ prefix: "untrained-rescore-" });
       // The picked rows' records as the sample stage wrote them (same space, index and arch string).
-      const space = manifest.stages.sample?.params?.space ?? "nb201";
+      // (A merged GenNAS folder has no sample stage: the space is then that of the records it scored.)
+      const scored = (await Deno.readTextFile(`${root}${cmd[cmd.indexOf("--in") + 1]}`)).split("\n", 1)[0]!;
+      const space = manifest.stages.sample?.params?.space ?? JSON.parse(scored).space ?? "nb201";
       // (A scores file of several proxies has one row per arch and proxy: each arch is rescored once.)
       const archs = new Map(pick.map((r) => [r.split(",")[0]!, r.split(",")[1]!]));
       const records = [...archs].map(([index, arch_str]) =>

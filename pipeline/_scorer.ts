@@ -118,6 +118,8 @@ export class ScoreCache {
     if (this.#gpu === null) {
       const batch = await loadScoringBatch(o);
       this.#gpu = await Gpu.open();
+      const note = o.quiet ? null : this.#gpu.softwareNote();
+      if (note) console.error(note);
       this.#data = uploadScoringBatch(this.#gpu, batch, "scorer.batch");
     }
     const progress = new Progress(todo.length, { label: "score", quiet: o.quiet });

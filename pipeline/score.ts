@@ -208,6 +208,8 @@ export async function runScore(o: ScoreOptions): Promise<{ rows: ScoreRow[]; dev
   const gpu = o.gpu ?? await Gpu.open();
   const device = gpu.describe();
   if (todo.length > 0) {
+    const note = o.quiet ? null : gpu.softwareNote();
+    if (note) console.error(note);
     const data = uploadScoringBatch(gpu, batch, "score.batch");
     const xb = data.xb;
     const progress = new Progress(todo.length, { label: "score", quiet: o.quiet });

@@ -106,6 +106,42 @@ Deno.test({
 });
 
 Deno.test({
+  name: "score says once, unless --quiet, that a software adapter compiles its kernels at first use",
+  ignore,
+  async fn() {
+    const dir = await fixture();
+    const run = (quiet: boolean, out: string) =>
+      deno([
+        "score",
+        "--in",
+        `${dir}/one.jsonl`,
+        "--data",
+        "synthetic",
+        "--batch",
+        "8",
+        ...(quiet ? ["--quiet"] : []),
+        "--out",
+        `${dir}/${out}`,
+      ]);
+    const loud = await run(false, "loud.csv");
+    expectOk(loud, "score");
+    const quiet = await run(true, "quiet.csv");
+    expectOk(quiet, "score --quiet");
+    const note = "is a software (CPU) adapter";
+    const said = loud.err.split("\n").filter((l) => l.includes(note)).length;
+    const software = gpu!.softwareNote() !== null;
+    if (said !== (software ? 1 : 0)) {
+      throw new Error(`the note came ${said} times on ${gpu!.describe()}:\n${loud.err}`);
+    }
+    if (quiet.err.includes(note)) throw new Error(`--quiet printed the note:\n${quiet.err}`);
+    if ((await bytes(`${dir}/loud.csv`)) !== (await bytes(`${dir}/quiet.csv`))) {
+      throw new Error("--quiet changed the scores file");
+    }
+    await Deno.remove(dir, { recursive: true });
+  },
+});
+
+Deno.test({
   name: "stages run one by one, shards merged equal one run, and a killed score resumes to the same bytes",
   ignore,
   async fn() {

@@ -304,15 +304,18 @@ export class Gpu {
   }
 
   /**
-   * For the user, when the adapter is a software fallback (Mesa's llvmpipe): such a driver compiles each
-   * kernel variant with LLVM at its first dispatch, minutes for a network's first arch on a fresh machine, and
-   * keeps the result in Mesa's on-disk cache. Null on hardware adapters.
+   * For the user, when the adapter is a software fallback: such a driver compiles each kernel variant at its
+   * first dispatch (Mesa's llvmpipe: with LLVM, minutes for a network's first arch on a fresh machine, then
+   * kept in Mesa's on-disk cache, which the line names). Null on hardware adapters.
    */
   softwareNote(): string | null {
     if (!this.adapter.info.isFallbackAdapter) return null;
+    const cache = this.describe().includes("llvmpipe")
+      ? " and keeps them in Mesa's shader cache (MESA_SHADER_CACHE_DIR, by default " +
+        "~/.cache/mesa_shader_cache), so later runs start in seconds"
+      : "";
     return `note: ${this.describe()} is a software (CPU) adapter; it compiles each kernel the first time it ` +
-      "runs, which can take minutes on a fresh machine, and keeps them in Mesa's shader cache " +
-      "(MESA_SHADER_CACHE_DIR, by default ~/.cache/mesa_shader_cache), so later runs start in seconds";
+      `runs, which can take minutes on a fresh machine${cache}`;
   }
 
   /** The adapter's limits as a plain sorted record. */

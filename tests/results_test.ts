@@ -88,7 +88,6 @@ for (const [rel, count, only] of RESULTS) {
       if (stage === null) {
         throw new Error(`${rel}/manifest.json has no score stage (nor a merge of scored shards)`);
       }
-      const manifest = JSON.parse(await Deno.readTextFile(`${dir}/manifest.json`));
       const cmd = stage!.command;
       const lines = (await Deno.readTextFile(`${dir}/scores.csv`)).trimEnd().split("\n");
       const rows = lines.slice(1);
@@ -97,10 +96,10 @@ for (const [rel, count, only] of RESULTS) {
       // Every row of a picked arch (one per proxy when the file has several).
       const pick = rows.filter((r) => picked.has(r.split(",")[0]!) && (!only || r.split(",")[2] === only));
       const tmp = await Deno.makeTempDir({ prefix: "untrained-rescore-" });
-      // The picked rows' records as the sample stage wrote them (same space, index and arch string).
-      // (A merged GenNAS folder has no sample stage: the space is then that of the records it scored.)
+      // The picked rows' records in the space of the records the command scored (a merged folder has no
+      // sample stage of its own), with their index and arch string.
       const scored = (await Deno.readTextFile(`${root}${cmd[cmd.indexOf("--in") + 1]}`)).split("\n", 1)[0]!;
-      const space = manifest.stages.sample?.params?.space ?? JSON.parse(scored).space ?? "nb201";
+      const space = JSON.parse(scored).space ?? "nb201";
       // (A scores file of several proxies has one row per arch and proxy: each arch is rescored once.)
       const archs = new Map(pick.map((r) => [r.split(",")[0]!, r.split(",")[1]!]));
       const records = [...archs].map(([index, arch_str]) =>

@@ -65,6 +65,8 @@ const RESULTS: [string, number, string?][] = [
   ["results/nb101/cifar10/synflow-500-stem16", 2],
   // GenNAS's training loop (100 SGD steps on the GPU) on one NB101 cell, about a minute here.
   ["results/nb101/cifar10/gennas-500", 1],
+  // And on one NB201 arch of the 1,000 (40 merged shards), about a minute here.
+  ["results/nb201/cifar10/gennas-1000", 1],
 ];
 
 for (const [rel, count, only] of RESULTS) {

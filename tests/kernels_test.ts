@@ -599,12 +599,13 @@ Deno.test({
   },
 });
 
-for (const units of [77, 256]) {
+// 77 units: scalar words (one dispatch); 256 / 8,192: vec4 words, one dispatch per row block (1 and 3 blocks).
+for (const [n, units] of [[13, 77], [13, 256], [37, 8192]] as const) {
   Deno.test({
-    name: `popcount accumulates weighted Hamming distances bit for bit when n=13 and ${units} units per code`,
+    name:
+      `popcount accumulates weighted Hamming distances bit for bit when n=${n} and ${units} units per code`,
     ignore,
     async fn() {
-      const n = 13;
       const words = codeWords(1, 1, units);
       const rng = new Rng(11);
       const ham = gpu!.acquire(n * n * 4);

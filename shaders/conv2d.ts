@@ -44,6 +44,11 @@ export interface ConvBlocking {
   th?: number;
   /** Invocations per workgroup (default 64). */
   wg?: number;
+  /**
+   * Load the 4 inputs of a row that lie under the tile (aligned) as one vec4 (binding 5, x again); only where
+   * `vec4Loads` allows it (default there).
+   */
+  vec4?: boolean;
 }
 
 /**
@@ -71,7 +76,19 @@ export function defaultBlocking(spec: ConvSpec): ConvBlocking {
   const tp = Math.min(4, wo);
   const th = Math.min(8, ho);
   const tc = spec.cout >= 16 ? 16 : spec.cout >= 8 ? 8 : 4;
-  return { tp, tc, th, wg: workgroupFor(spec.n * Math.ceil(ho / th) * Math.ceil(wo / tp)) };
+  const wg = workgroupFor(spec.n * Math.ceil(ho / th) * Math.ceil(wo / tp));
+  return { tp, tc, th, wg, ...(vec4Loads(spec, tp) ? { vec4: true } : {}) };
+}
+
+/**
+ * True when each tile row's inputs under its 4 output pixels are 4 aligned floats inside the row: stride 1,
+ * 4 pixels per row, rows of a multiple of 4, at most "same" padding, the formula's output size. llvmpipe
+ * loads a storage value lane by lane, and a vec4 in one such loop: conv3x3 then makes 3 loads a row instead
+ * of 6, conv1x1 1 instead of 4.
+ */
+export function vec4Loads(spec: ConvSpec, tp: number): boolean {
+  return spec.stride === 1 && tp === 4 && spec.w % 4 === 0 && spec.pad >= 0 && 2 * spec.pad <= spec.k - 1 &&
+    spec.ho === undefined && spec.wo === undefined;
 }
 
 /**
@@ -102,7 +119,11 @@ const convKernelOf = memoize(function convKernelOf(spec: ConvSpec, blocking: Con
   const { tp, tc } = blocking;
   const th = blocking.th ?? 1;
   const wg = blocking.wg ?? 64;
+  const vec4 = blocking.vec4 ?? false;
   if (tc % 4 !== 0 || tc < 4) throw new RangeError(`conv2d: TC must be a multiple of 4, got ${tc}`);
+  if (vec4 && !vec4Loads(spec, tp)) {
+    throw new RangeError(`conv2d: vec4 loads do not apply to ${JSON.stringify(spec)}`);
+  }
   const { ho, wo } = convOutSize(spec);
   const code = renderWgsl(template, {
     K: spec.k,
@@ -115,12 +136,14 @@ const convKernelOf = memoize(function convKernelOf(spec: ConvSpec, blocking: Con
     TH: th,
     WG: wg,
     MASKED: spec.epilogue === "addMasked",
-    ...unrolledConvBody(spec.k, spec.stride, th, tp, tc / 4, spec.relu, spec.epilogue ?? "store"),
+    XVEC4: vec4,
+    XSCALAR: scalarLoads(spec, blocking),
+    ...unrolledConvBody(spec, th, tp, tc / 4, vec4),
   });
   const epi = spec.epilogue === "add" ? "_add" : spec.epilogue === "addMasked" ? "_addmask" : "";
   const name = `conv2d_k${spec.k}s${spec.stride}p${spec.pad}${spec.relu ? "_relu" : ""}${epi}${
     spec.ho !== undefined || spec.wo !== undefined ? `_o${ho}x${wo}` : ""
-  }_th${th}tp${tp}tc${tc}${wg === 64 ? "" : `wg${wg}`}`;
+  }_th${th}tp${tp}tc${tc}${wg === 64 ? "" : `wg${wg}`}${vec4 ? "v4" : ""}`;
   const kernel: Kernel = {
     name,
     code,
@@ -130,6 +153,11 @@ const convKernelOf = memoize(function convKernelOf(spec: ConvSpec, blocking: Con
   const yblocks = Math.ceil(ho / th);
   return { kernel, groups: [Math.ceil((spec.n * yblocks * xblocks) / wg), Math.ceil(spec.cout / tc)] };
 });
+
+/** True when the kernel reads scalar inputs (binding 0): always, unless vec4 loads cover each whole row. */
+function scalarLoads(spec: ConvSpec, blocking: ConvBlocking): boolean {
+  return !(blocking.vec4 ?? false) || (blocking.tp - 1) * spec.stride + spec.k > 4;
+}
 
 /** Bytes of one output-channel block of packed weights, padded to 256 (the uniform offset alignment). */
 export function weightBlockBytes(cin: number, k: number, tc: number): number {
@@ -143,18 +171,18 @@ export function weightBlockBytes(cin: number, k: number, tc: number): number {
  * and each per-invocation storage load is expensive, so every loaded value feeds TH*TC*K multiply-adds.
  */
 function unrolledConvBody(
-  k: number,
-  s: number,
+  spec: ConvSpec,
   th: number,
   tp: number,
   tc4: number,
-  relu: boolean,
-  epilogue: "store" | "add" | "addMasked",
+  vec4: boolean,
 ): {
   DECL: string;
   BODY: string;
   STORE: string;
 } {
+  const { k, stride: s, relu } = spec;
+  const epilogue = spec.epilogue ?? "store";
   const seg = (tp - 1) * s + k;
   const rows = (th - 1) * s + k;
   const decl: string[] = [];
@@ -172,7 +200,16 @@ function unrolledConvBody(
   for (let r = 0; r < rows; r++) {
     body.push(`    let ok${r} = iy0 + ${r} >= 0 && iy0 + ${r} < i32(H);`);
     body.push(`    let rb${r} = i32(xbase) + clamp(iy0 + ${r}, 0, i32(H) - 1) * i32(W);`);
+    if (vec4) {
+      // Inputs pad..pad+3 of the row are x[ox0..ox0+3]: in the row, aligned (vec4Loads), valid iff the row is.
+      const v = `xq[u32(rb${r} + ix0 + PAD) / 4u]`;
+      body.push(`    let q${r} = select(vec4<f32>(0.0), ${relu ? `max(${v}, vec4<f32>(0.0))` : v}, ok${r});`);
+    }
     for (let q = 0; q < seg; q++) {
+      if (vec4 && q >= spec.pad && q < spec.pad + 4) {
+        body.push(`    let s${r}_${q} = q${r}.${"xyzw"[q - spec.pad]};`);
+        continue;
+      }
       const load = `x[u32(rb${r} + clamp(ix0 + ${q}, 0, i32(W) - 1))]`;
       const v = relu ? `max(${load}, 0.0)` : load;
       body.push(`    let s${r}_${q} = select(0.0, ${v}, ok${r} && ix0 + ${q} >= 0 && ix0 + ${q} < i32(W));`);
@@ -283,11 +320,12 @@ export function encodeConv(
   const bytes = weightBlockBytes(spec.cin, spec.k, blocking.tc);
   for (let b = 0; b < groups[1]; b++) {
     rec.dispatch(pipeline, [
-      x,
+      scalarLoads(spec, blocking) ? x : null,
       { buffer: packedWeights, offset: b * bytes, size: bytes },
       y,
       gpu.blockIndex(b),
-      ...(mask ? [mask] : []),
+      mask ?? null,
+      ...(blocking.vec4 ? [x] : []),
     ], [
       groups[0],
     ]);

@@ -9,13 +9,17 @@
 //   2 y  : array<f32>        output [N][COUT][HO][WO], HO = (H + 2*PAD - K)/S + 1
 //   3 blk: vec4<u32>         .x = index of the output-channel block (one dispatch per block)
 //   4 m  : array<f32>        (epilogue addMasked only) [N][COUT][HO][WO]: y += (m > 0 ? out : 0)
+//   5 xq : array<vec4<f32>>  (vec4 blocking only) x again, as vec4s; binding 0 is then absent when every load
+//                            of a row is a vec4 (conv1x1)
 // Epilogue (conv2d.ts): store y = out; add y += out; addMasked as above (the ReLU backward, fused).
 // Formula: y[n,co,oy,ox] = sum_{ci,ky,kx} w[co,ci,ky,kx] * f(x[n,ci,oy*S+ky-PAD,ox*S+kx-PAD]), f = relu or id.
 // Register blocking: one invocation computes a TH x TP tile of output pixels for TC output channels;
 // the loops over taps, pixels and channels are unrolled by conv2d.ts into scalar registers (a_<row>_<pixel>_<c4>).
 // Dispatch: x = ceil(N*ceil(HO/TH)*ceil(WO/TP) / WG), once per block of TC output channels.
 
+#if ${XSCALAR}
 @group(0) @binding(0) var<storage, read> x: array<f32>;
+#endif
 #if ${WUNIFORM}
 @group(0) @binding(1) var<uniform> wt: array<vec4<f32>, ${NW4}>;
 #else
@@ -25,6 +29,9 @@
 @group(0) @binding(3) var<uniform> blk: vec4<u32>;
 #if ${MASKED}
 @group(0) @binding(4) var<storage, read> m: array<f32>;
+#endif
+#if ${XVEC4}
+@group(0) @binding(5) var<storage, read> xq: array<vec4<f32>>;
 #endif
 
 override N: u32;

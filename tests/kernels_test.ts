@@ -7,6 +7,7 @@ import {
   defaultBlocking,
   encodeConv,
   packConvWeights,
+  vec4Loads,
   workgroupFor,
 } from "../shaders/conv2d.ts";
 import { codeWords, encodeNode, nodeKernel, type NodeSpec, nodeVec4 } from "../shaders/node.ts";
@@ -90,6 +91,8 @@ const convCases: ConvSpec[] = [
   { n: 2, cin: 6, h: 9, w: 7, cout: 12, k: 3, stride: 2, pad: 1, relu: true },
   { n: 1, cin: 16, h: 13, w: 10, cout: 33, k: 3, stride: 1, pad: 1, relu: false },
   { n: 2, cin: 5, h: 6, w: 6, cout: 7, k: 1, stride: 2, pad: 0, relu: false },
+  // Rows of 12: the default blocking reads 4 of each row's 6 inputs as a vec4; 10 rows: a ragged row tile.
+  { n: 2, cin: 3, h: 10, w: 12, cout: 9, k: 3, stride: 1, pad: 1, relu: true },
 ];
 
 async function runWinograd(g: Gpu, spec: ConvSpec, x: Float32Array, w: Float32Array, bl: WinogradBlocking) {
@@ -164,11 +167,16 @@ Deno.test({
   async fn() {
     // 16 images of 8x8 (NB201's last stage at GenNAS's batch: 32 tiles, so wg 64 leaves half its lanes
     // idle), ragged in channels. Few blockings: the unrolled 8x4x16 kernel compiles for a minute on GL.
-    const specs: ConvSpec[] = [{ n: 16, cin: 12, h: 8, w: 8, cout: 20, k: 3, stride: 1, pad: 1, relu: true }];
+    // The base reads each row's 4 aligned inputs as one vec4, the others scalar by scalar; the 1x1 conv's
+    // base has no scalar loads at all.
+    const specs: ConvSpec[] = [
+      { n: 16, cin: 12, h: 8, w: 8, cout: 20, k: 3, stride: 1, pad: 1, relu: true },
+      { n: 4, cin: 8, h: 8, w: 8, cout: 20, k: 1, stride: 1, pad: 0, relu: true },
+    ];
     for (const spec of specs) {
       const x = randomFloats(spec.n * spec.cin * spec.h * spec.w, 5);
       const w = randomFloats(spec.cout * spec.cin * spec.k * spec.k, 6);
-      const base = await runConv(gpu!, spec, x, w, { tp: 4, tc: 16, th: 8, wg: 64 });
+      const base = await runConv(gpu!, spec, x, w, { tp: 4, tc: 16, th: 8, wg: 64, vec4: true });
       const blockings = [{ tp: 4, tc: 16, th: 8, wg: 8 }, { tp: 3, tc: 4, th: 2, wg: 16 }];
       for (const bl of blockings) {
         assertExact(
@@ -179,6 +187,25 @@ Deno.test({
       }
     }
   },
+});
+
+Deno.test("conv2d refuses vec4 loads where a row's 4 inputs are not aligned floats inside it", () => {
+  const spec: ConvSpec = { n: 1, cin: 1, h: 8, w: 8, cout: 4, k: 3, stride: 1, pad: 1, relu: false };
+  const bl: ConvBlocking = { tp: 4, tc: 4, th: 2, vec4: true };
+  if (!vec4Loads(spec, 4) || defaultBlocking(spec).vec4 !== true) {
+    throw new Error("8-wide rows take vec4 loads");
+  }
+  for (const bad of [{ ...spec, w: 10 }, { ...spec, stride: 2 }, { ...spec, pad: 2 }, { ...spec, wo: 7 }]) {
+    let threw = false;
+    try {
+      convKernel(bad, bl);
+    } catch (e) {
+      threw = e instanceof RangeError && /vec4 loads do not apply/.test(e.message);
+    }
+    if (!threw || defaultBlocking(bad).vec4) {
+      throw new Error(`vec4 loads accepted for ${JSON.stringify(bad)}`);
+    }
+  }
 });
 
 Deno.test({

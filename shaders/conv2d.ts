@@ -77,7 +77,7 @@ export function defaultBlocking(spec: ConvSpec): ConvBlocking {
   const th = Math.min(8, ho);
   const tc = spec.cout >= 16 ? 16 : spec.cout >= 8 ? 8 : 4;
   const wg = workgroupFor(spec.n * Math.ceil(ho / th) * Math.ceil(wo / tp));
-  return { tp, tc, th, wg, ...(vec4Loads(spec, tp) ? { vec4: true } : {}) };
+  return { tp, tc, th, wg, vec4: vec4Loads(spec, tp) };
 }
 
 /**
@@ -154,9 +154,14 @@ const convKernelOf = memoize(function convKernelOf(spec: ConvSpec, blocking: Con
   return { kernel, groups: [Math.ceil((spec.n * yblocks * xblocks) / wg), Math.ceil(spec.cout / tc)] };
 });
 
-/** True when the kernel reads scalar inputs (binding 0): always, unless vec4 loads cover each whole row. */
+/** Inputs each tile row reads: its TP output pixels' receptive field along the row. */
+function rowSegment(spec: ConvSpec, tp: number): number {
+  return (tp - 1) * spec.stride + spec.k;
+}
+
+/** True when the kernel reads scalar inputs (binding 0): always, unless one vec4 covers each whole row. */
 function scalarLoads(spec: ConvSpec, blocking: ConvBlocking): boolean {
-  return !(blocking.vec4 ?? false) || (blocking.tp - 1) * spec.stride + spec.k > 4;
+  return !(blocking.vec4 ?? false) || rowSegment(spec, blocking.tp) > 4;
 }
 
 /** Bytes of one output-channel block of packed weights, padded to 256 (the uniform offset alignment). */
@@ -183,7 +188,7 @@ function unrolledConvBody(
 } {
   const { k, stride: s, relu } = spec;
   const epilogue = spec.epilogue ?? "store";
-  const seg = (tp - 1) * s + k;
+  const seg = rowSegment(spec, tp);
   const rows = (th - 1) * s + k;
   const decl: string[] = [];
   for (let i = 0; i < th; i++) {

@@ -138,6 +138,7 @@ const convKernelOf = memoize(function convKernelOf(spec: ConvSpec, blocking: Con
     MASKED: spec.epilogue === "addMasked",
     XVEC4: vec4,
     XSCALAR: scalarLoads(spec, blocking),
+    YVEC4: vec4,
     ...unrolledConvBody(spec, th, tp, tc / 4, vec4),
   });
   const epi = spec.epilogue === "add" ? "_add" : spec.epilogue === "addMasked" ? "_addmask" : "";
@@ -243,6 +244,20 @@ function unrolledConvBody(
       for (let i = 0; i < th; i++) {
         store.push(`      if (oy0 + ${i}u < HO) {`);
         store.push(`        let ob = ((n * COUT + co) * HO + oy0 + ${i}u) * WO + ox0;`);
+        if (vec4) {
+          // The tile row's 4 pixels are 4 aligned outputs inside the row (vec4Loads: stride 1, "same" size):
+          // one vec4 store, which llvmpipe writes in one lane loop where 4 scalar stores took four.
+          const a = `vec4<f32>(${
+            Array.from({ length: tp }, (_, p) => `a_${i}_${p}_${c}.${"xyzw"[j]}`).join(", ")
+          })`;
+          const v = epilogue === "store"
+            ? a
+            : epilogue === "add"
+            ? `y[ob / 4u] + ${a}`
+            : `y[ob / 4u] + select(vec4<f32>(0.0), ${a}, m[ob / 4u] > vec4<f32>(0.0))`;
+          store.push(`        y[ob / 4u] = ${v};`, `      }`);
+          continue;
+        }
         for (let p = 0; p < tp; p++) {
           const a = `a_${i}_${p}_${c}.${"xyzw"[j]}`;
           const o = `ob + ${p}u`;

@@ -11,6 +11,7 @@
 //   4 m  : array<f32>        (epilogue addMasked only) [N][COUT][HO][WO]: y += (m > 0 ? out : 0)
 //   5 xq : array<vec4<f32>>  (vec4 blocking only) x again, as vec4s; binding 0 is then absent when every load
 //                            of a row is a vec4 (conv1x1)
+// With the vec4 blocking, y and m are read and written as vec4s (each tile row is 4 aligned outputs).
 // Epilogue (conv2d.ts): store y = out; add y += out; addMasked as above (the ReLU backward, fused).
 // Formula: y[n,co,oy,ox] = sum_{ci,ky,kx} w[co,ci,ky,kx] * f(x[n,ci,oy*S+ky-PAD,ox*S+kx-PAD]), f = relu or id.
 // Register blocking: one invocation computes a TH x TP tile of output pixels for TC output channels;
@@ -25,10 +26,18 @@
 #else
 @group(0) @binding(1) var<storage, read> wt: array<vec4<f32>>;
 #endif
+#if ${YVEC4}
+@group(0) @binding(2) var<storage, read_write> y: array<vec4<f32>>;
+#else
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
+#endif
 @group(0) @binding(3) var<uniform> blk: vec4<u32>;
 #if ${MASKED}
+#if ${YVEC4}
+@group(0) @binding(4) var<storage, read> m: array<vec4<f32>>;
+#else
 @group(0) @binding(4) var<storage, read> m: array<f32>;
+#endif
 #endif
 #if ${XVEC4}
 @group(0) @binding(5) var<storage, read> xq: array<vec4<f32>>;

@@ -213,9 +213,13 @@ Deno.test({
   ignore,
   async fn() {
     const g = gpu!;
-    // A small register tile (the epilogue does not depend on it; big unrolled tiles compile slowly on GL).
-    const bl: ConvBlocking = { tp: 2, tc: 4, th: 2 };
-    for (const base of [convCases[1]!]) {
+    // Small register tiles (big unrolled tiles compile slowly on GL): scalar stores, and vec4 loads and
+    // stores on rows of 12.
+    const cases: [ConvSpec, ConvBlocking][] = [
+      [convCases[1]!, { tp: 2, tc: 4, th: 2 }],
+      [convCases[6]!, { tp: 4, tc: 4, th: 2, vec4: true }],
+    ];
+    for (const [base, bl] of cases) {
       const x = randomFloats(base.n * base.cin * base.h * base.w, 7);
       const w = randomFloats(base.cout * base.cin * base.k * base.k, 8);
       const out = await runConv(g, base, x, w, bl);

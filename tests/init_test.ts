@@ -2,6 +2,7 @@
 import { initParams } from "../spaces/init.ts";
 import { lowerNb201 } from "../spaces/nb201_network.ts";
 import { parseArch } from "../spaces/nb201.ts";
+import { Rng } from "../spaces/rng.ts";
 
 const ARCH = "|nor_conv_3x3~0|+|nor_conv_1x1~0|skip_connect~1|+|avg_pool_3x3~0|none~1|nor_conv_3x3~2|";
 
@@ -44,5 +45,28 @@ Deno.test("initParams gives the same weights for the same arch and seed and diff
   const pinned = [-0.13917818665504456, 0.152751162648201, -0.03763569891452789];
   if (pinned.some((v, i) => a[i] !== v)) {
     throw new Error(`the init stream changed: ${Array.from(a.slice(0, 3))}`);
+  }
+});
+
+Deno.test("Rng.fillUniform draws what as many uniform() calls draw, and leaves the generator where they do", () => {
+  for (const [seed, n] of [[0, 0], [1, 1], [7, 5], [123456789, 40_001]] as const) {
+    const a = new Rng(seed);
+    const b = new Rng(seed);
+    a.normal(); // a pending Box-Muller spare must survive both paths alike
+    b.normal();
+    const want = Float32Array.from({ length: n }, () => a.uniform(-0.25, 0.75));
+    const got = new Float32Array(n);
+    b.fillUniform(got, -0.25, 0.75);
+    const bad = got.findIndex((v, i) => !Object.is(v, want[i]));
+    if (bad >= 0) throw new Error(`seed ${seed}: value ${bad} is ${got[bad]}, uniform() gave ${want[bad]}`);
+    const f64 = new Float64Array(3);
+    new Rng(seed).fillUniform(f64, 0, 1);
+    const r = new Rng(seed);
+    if (f64.some((v) => v !== r.next())) {
+      throw new Error(`seed ${seed}: Float64Array fill differs from next()`);
+    }
+    if (a.normal() !== b.normal() || a.nextU32() !== b.nextU32()) {
+      throw new Error(`seed ${seed}: the generator state differs after ${n} draws`);
+    }
   }
 });

@@ -26,6 +26,12 @@ export const bnKernels = memoize(function bnKernels(n: number, c: number, hw: nu
 /** Rows of the Hamming matrix each popcount invocation handles. */
 export const POPCOUNT_ROWS = 16;
 
+/**
+ * Workgroup size of the per-row-block (vec4) popcount: its dispatches shrink from N to N - i0 columns, and
+ * llvmpipe runs a workgroup on one thread, so small workgroups keep both cores busy down to the last block.
+ */
+const POPCOUNT_WG = 16;
+
 /** True when the popcount kernel reads codes as vec4s and its row block from a uniform buffer range. */
 export function popcountVec4(words: number): boolean {
   return words % 4 === 0 && POPCOUNT_ROWS * words * 4 <= 65536;
@@ -51,8 +57,14 @@ export const popcountKernel = memoize(function popcountKernel(n: number, words: 
     }
     store.push(`    if (i0 + ${t}u < N) { ham[(i0 + ${t}u) * N + j] += weight * h${t}; }`);
   }
+  if (vec4) {
+    for (let t = 0; t < ti; t++) {
+      store.push(`    if (mirror && i0 + ${t}u < N) { ham[j * N + i0 + ${t}u] += weight * h${t}; }`);
+    }
+  }
   const code = renderWgsl(popcount, {
     VEC4: vec4,
+    WG: vec4 ? POPCOUNT_WG : 64,
     TI: ti,
     ROWLEN: (ti * words) / 4,
     DECL: decl.join("\n"),
@@ -88,7 +100,9 @@ export function encodePopcount(
   if (codes.size < blocks * bytes) throw new RangeError("encodePopcount: codes buffer too small");
   for (let b = 0; b < blocks; b++) {
     const rows = { buffer: codes.buffer, offset: b * bytes, size: bytes };
-    rec.dispatch(pipeline, [codes, ham, gpu.blockIndex(weight * 64 + b), rows], [Math.ceil(n / 64)]);
+    rec.dispatch(pipeline, [codes, ham, gpu.blockIndex(weight * 64 + b), rows], [
+      Math.ceil((n - b * POPCOUNT_ROWS) / POPCOUNT_WG),
+    ]);
   }
 }
 

@@ -630,7 +630,8 @@ Deno.test({
   },
 });
 
-// 77 units: scalar words (one dispatch); 256 / 8,192: vec4 words, one dispatch per row block (1 and 3 blocks).
+// 77 units: scalar words (one dispatch); 256 / 8,192: vec4 words, one dispatch per row block (1 and 3 blocks;
+// with 3, the blocks below the diagonal come from the mirrored sums).
 for (const [n, units] of [[13, 77], [13, 256], [37, 8192]] as const) {
   Deno.test({
     name:

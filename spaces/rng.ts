@@ -97,6 +97,7 @@ export class Rng {
     let s0 = this.#s0, s1 = this.#s1, s2 = this.#s2, s3 = this.#s3;
     const span = hi - lo;
     for (let i = 0; i < out.length; i++) {
+      // nextU32's step twice, written out (27 then 26 bits, as next()): as a loop of two it ran 3.5x slower.
       let r = Math.imul(s1, 5) >>> 0;
       r = Math.imul(((r << 7) | (r >>> 25)) >>> 0, 9) >>> 0;
       let t = (s1 << 9) >>> 0;

@@ -307,7 +307,10 @@ export function packConvWeights(
   return out;
 }
 
-/** True when the packed weights fit a uniform buffer (64 KiB), which llvmpipe reads as broadcast scalars. */
+/**
+ * True when the packed weights fit a uniform buffer (64 KiB): llvmpipe gathers uniform-buffer values
+ * branch-free where a storage-buffer load loops over the lanes.
+ */
 export function uniformWeights(spec: ConvSpec, tc: number): boolean {
   return tc * spec.cin * spec.k * spec.k * 4 <= 65536;
 }

@@ -5,7 +5,7 @@
 //   0 x  : array<f32>        input  [N][CIN][H][W], row-major
 //   1 wt : array<vec4<f32>>  this block's slice of the weights re-laid by packConvWeights: [CIN][K][K][TC]
 //                            (TC = 4*TC4; output channels beyond COUT are zero); a uniform buffer when the
-//                            slice fits 64 KiB (llvmpipe then reads it as broadcast scalars), else storage
+//                            slice fits 64 KiB (llvmpipe gathers it branch-free; storage loads loop over lanes)
 //   2 y  : array<f32>        output [N][COUT][HO][WO], HO = (H + 2*PAD - K)/S + 1
 //   3 blk: vec4<u32>         .x = index of the output-channel block (one dispatch per block)
 //   4 m  : array<f32>        (epilogue addMasked only) [N][COUT][HO][WO]: y += (m > 0 ? out : 0)

@@ -9,10 +9,11 @@
 //   1 ham   : array<u32>  [N][N], accumulated in place
 //   2 blk   : vec4<u32>   .x = WEIGHT * 64 + b: the weight, and (VEC4) the row block b of this dispatch,
 //             i0 = b * TI (a range of the runtime's shared index buffer, so no buffer is made per dispatch)
-//   3 rows  : (VEC4 only) the codes of rows i0..i0+TI-1 again, as a uniform buffer range: llvmpipe reads
-//             uniform buffers at a workgroup-uniform address as one broadcast load (storage buffers not)
-// Blocking: invocation j (lanes differ in j) handles rows i0..i0+TI-1, the same for the whole workgroup, so
-// their code words are broadcast loads; only code_j is a per-invocation load, shared by TI popcounts.
+//   3 rows  : (VEC4 only) the codes of rows i0..i0+TI-1 again, as a uniform buffer range: llvmpipe reads a
+//             uniform buffer at an index it cannot prove uniform (here the word loop's) by a branch-free
+//             gather, a storage buffer by a loop over the lanes
+// Blocking: invocation j (lanes differ in j) handles rows i0..i0+TI-1, the same for the whole workgroup;
+// only code_j differs between invocations, and each of its words is shared by TI popcounts.
 // Dispatch: x = ceil(N/WG), y = ceil(N/TI), all pairs. With VEC4 one dispatch per row block (y = 1), and only
 // the columns j >= i0 (the matrix is symmetric): x = ceil((N - i0)/WG), j = i0 + gid.x; an invocation right
 // of the block's own TI columns also adds its TI sums into ham[j][i0..i0+TI-1] (no other invocation writes

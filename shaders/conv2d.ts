@@ -136,9 +136,8 @@ const convKernelOf = memoize(function convKernelOf(spec: ConvSpec, blocking: Con
     TH: th,
     WG: wg,
     MASKED: spec.epilogue === "addMasked",
-    XVEC4: vec4,
+    VEC4: vec4,
     XSCALAR: scalarLoads(spec, blocking),
-    YVEC4: vec4,
     ...unrolledConvBody(spec, th, tp, tc / 4, vec4),
   });
   const epi = spec.epilogue === "add" ? "_add" : spec.epilogue === "addMasked" ? "_addmask" : "";

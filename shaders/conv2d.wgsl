@@ -26,20 +26,20 @@
 #else
 @group(0) @binding(1) var<storage, read> wt: array<vec4<f32>>;
 #endif
-#if ${YVEC4}
+#if ${VEC4}
 @group(0) @binding(2) var<storage, read_write> y: array<vec4<f32>>;
 #else
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
 #endif
 @group(0) @binding(3) var<uniform> blk: vec4<u32>;
 #if ${MASKED}
-#if ${YVEC4}
+#if ${VEC4}
 @group(0) @binding(4) var<storage, read> m: array<vec4<f32>>;
 #else
 @group(0) @binding(4) var<storage, read> m: array<f32>;
 #endif
 #endif
-#if ${XVEC4}
+#if ${VEC4}
 @group(0) @binding(5) var<storage, read> xq: array<vec4<f32>>;
 #endif
 

@@ -56,11 +56,7 @@ export const popcountKernel = memoize(function popcountKernel(n: number, words: 
       body.push(`    h${t} += countOneBits(codes[r${t} + w] ^ cj);`);
     }
     store.push(`    if (i0 + ${t}u < N) { ham[(i0 + ${t}u) * N + j] += weight * h${t}; }`);
-  }
-  if (vec4) {
-    for (let t = 0; t < ti; t++) {
-      store.push(`    if (mirror && i0 + ${t}u < N) { ham[j * N + i0 + ${t}u] += weight * h${t}; }`);
-    }
+    if (vec4) store.push(`    if (mirror && i0 + ${t}u < N) { ham[j * N + i0 + ${t}u] += weight * h${t}; }`);
   }
   const code = renderWgsl(popcount, {
     VEC4: vec4,

@@ -96,28 +96,20 @@ export class Rng {
   fillUniform(out: Float32Array | Float64Array, lo: number, hi: number): void {
     let s0 = this.#s0, s1 = this.#s1, s2 = this.#s2, s3 = this.#s3;
     const span = hi - lo;
-    for (let i = 0; i < out.length; i++) {
-      // nextU32's step twice, written out (27 then 26 bits, as next()): as a loop of two it ran 3.5x slower.
-      let r = Math.imul(s1, 5) >>> 0;
-      r = Math.imul(((r << 7) | (r >>> 25)) >>> 0, 9) >>> 0;
-      let t = (s1 << 9) >>> 0;
+    // One nextU32 step a pass; every second step completes a value (27 then 26 bits, as next()).
+    let hi27 = 0;
+    for (let k = 0; k < 2 * out.length; k++) {
+      const m = Math.imul(s1, 5) >>> 0;
+      const r = Math.imul(((m << 7) | (m >>> 25)) >>> 0, 9) >>> 0;
+      const t = (s1 << 9) >>> 0;
       s2 = (s2 ^ s0) >>> 0;
       s3 = (s3 ^ s1) >>> 0;
       s1 = (s1 ^ s2) >>> 0;
       s0 = (s0 ^ s3) >>> 0;
       s2 = (s2 ^ t) >>> 0;
       s3 = ((s3 << 11) | (s3 >>> 21)) >>> 0;
-      const hi27 = r >>> 5;
-      r = Math.imul(s1, 5) >>> 0;
-      r = Math.imul(((r << 7) | (r >>> 25)) >>> 0, 9) >>> 0;
-      t = (s1 << 9) >>> 0;
-      s2 = (s2 ^ s0) >>> 0;
-      s3 = (s3 ^ s1) >>> 0;
-      s1 = (s1 ^ s2) >>> 0;
-      s0 = (s0 ^ s3) >>> 0;
-      s2 = (s2 ^ t) >>> 0;
-      s3 = ((s3 << 11) | (s3 >>> 21)) >>> 0;
-      out[i] = lo + span * ((hi27 * 67108864 + (r >>> 6)) / 9007199254740992);
+      if ((k & 1) === 0) hi27 = r >>> 5;
+      else out[k >> 1] = lo + span * ((hi27 * 67108864 + (r >>> 6)) / 9007199254740992);
     }
     this.#s0 = s0;
     this.#s1 = s1;

@@ -169,6 +169,20 @@ export function weightBlockBytes(cin: number, k: number, tc: number): number {
   return Math.ceil((cin * k * k * tc * 4) / 256) * 256;
 }
 
+/** The value an epilogue writes to y[at]: out (store), y + out (add), or y + out where m > 0 (addMasked). */
+function epilogueValue(
+  epilogue: NonNullable<ConvSpec["epilogue"]>,
+  out: string,
+  at: string,
+  zero: string,
+): string {
+  return epilogue === "store"
+    ? out
+    : epilogue === "add"
+    ? `y[${at}] + ${out}`
+    : `y[${at}] + select(${zero}, ${out}, m[${at}] > ${zero})`;
+}
+
 /**
  * Emits the unrolled parts of the conv kernel: accumulator declarations, the per-input-channel body
  * (the tile's input rows loaded once with zero padding, then every pixel x channel-quad x tap multiply-add)
@@ -249,23 +263,12 @@ function unrolledConvBody(
           const a = `vec4<f32>(${
             Array.from({ length: tp }, (_, p) => `a_${i}_${p}_${c}.${"xyzw"[j]}`).join(", ")
           })`;
-          const v = epilogue === "store"
-            ? a
-            : epilogue === "add"
-            ? `y[ob / 4u] + ${a}`
-            : `y[ob / 4u] + select(vec4<f32>(0.0), ${a}, m[ob / 4u] > vec4<f32>(0.0))`;
-          store.push(`        y[ob / 4u] = ${v};`, `      }`);
-          continue;
-        }
-        for (let p = 0; p < tp; p++) {
-          const a = `a_${i}_${p}_${c}.${"xyzw"[j]}`;
-          const o = `ob + ${p}u`;
-          const v = epilogue === "store"
-            ? a
-            : epilogue === "add"
-            ? `y[${o}] + ${a}`
-            : `y[${o}] + select(0.0, ${a}, m[${o}] > 0.0)`;
-          store.push(`        if (ox0 + ${p}u < WO) { y[${o}] = ${v}; }`);
+          store.push(`        y[ob / 4u] = ${epilogueValue(epilogue, a, "ob / 4u", "vec4<f32>(0.0)")};`);
+        } else {
+          for (let p = 0; p < tp; p++) {
+            const v = epilogueValue(epilogue, `a_${i}_${p}_${c}.${"xyzw"[j]}`, `ob + ${p}u`, "0.0");
+            store.push(`        if (ox0 + ${p}u < WO) { y[ob + ${p}u] = ${v}; }`);
+          }
         }
         store.push(`      }`);
       }

@@ -27,10 +27,13 @@ export const bnKernels = memoize(function bnKernels(n: number, c: number, hw: nu
 export const POPCOUNT_ROWS = 16;
 
 /**
- * Workgroup size of the per-row-block (vec4) popcount: its dispatches shrink from N to N - i0 columns, and
- * llvmpipe runs a workgroup on one thread, so small workgroups keep both cores busy down to the last block.
+ * Workgroup size of the popcount: 16 for the per-row-block (vec4) kernel, whose dispatches shrink from N to
+ * N - i0 columns (llvmpipe runs a workgroup on one thread, so small workgroups keep both cores busy down to
+ * the last block), 64 for the single-dispatch scalar one.
  */
-const POPCOUNT_WG = 16;
+function popcountWorkgroup(vec4: boolean): number {
+  return vec4 ? 16 : 64;
+}
 
 /** True when the popcount kernel reads codes as vec4s and its row block from a uniform buffer range. */
 export function popcountVec4(words: number): boolean {
@@ -60,7 +63,7 @@ export const popcountKernel = memoize(function popcountKernel(n: number, words: 
   }
   const code = renderWgsl(popcount, {
     VEC4: vec4,
-    WG: vec4 ? POPCOUNT_WG : 64,
+    WG: popcountWorkgroup(vec4),
     TI: ti,
     ROWLEN: (ti * words) / 4,
     DECL: decl.join("\n"),
@@ -89,7 +92,10 @@ export function encodePopcount(
     throw new RangeError(`encodePopcount: weight ${weight} (1..15) or ${n} images (<= 1024) out of range`);
   }
   if (!popcountVec4(words)) {
-    rec.dispatch(pipeline, [codes, ham, gpu.blockIndex(weight * 64)], [Math.ceil(n / 64), blocks]);
+    rec.dispatch(pipeline, [codes, ham, gpu.blockIndex(weight * 64)], [
+      Math.ceil(n / popcountWorkgroup(false)),
+      blocks,
+    ]);
     return;
   }
   const bytes = POPCOUNT_ROWS * words * 4;
@@ -97,7 +103,7 @@ export function encodePopcount(
   for (let b = 0; b < blocks; b++) {
     const rows = { buffer: codes.buffer, offset: b * bytes, size: bytes };
     rec.dispatch(pipeline, [codes, ham, gpu.blockIndex(weight * 64 + b), rows], [
-      Math.ceil((n - b * POPCOUNT_ROWS) / POPCOUNT_WG),
+      Math.ceil((n - b * POPCOUNT_ROWS) / popcountWorkgroup(true)),
     ]);
   }
 }

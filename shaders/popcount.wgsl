@@ -37,18 +37,17 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(workgroup_id) wi
   let weight = blk.x / 64u;
 #if ${VEC4}
   let i0 = (blk.x % 64u) * TI;
-  let live = i0 + gid.x < N;
-  let j = min(i0 + gid.x, N - 1u);
-  let mirror = j >= i0 + TI;
-#else
-  let i0 = wid.y * TI;
-  let live = gid.x < N;
-  let j = min(gid.x, N - 1u);
-#endif
-#if ${VEC4}
+  let col = i0 + gid.x;
   let len = WORDS / 4u;
 #else
+  let i0 = wid.y * TI;
+  let col = gid.x;
   let len = WORDS;
+#endif
+  let live = col < N;
+  let j = min(col, N - 1u);
+#if ${VEC4}
+  let mirror = j >= i0 + TI;
 #endif
   let rj = j * len;
 ${DECL}
